@@ -1,0 +1,24 @@
+//! Roster's domain: validated values, the records of an account's directory and the rules
+//! that hold between them. Nothing here performs I/O or knows about HTTP or SQL.
+
+mod account;
+mod clock;
+mod device;
+mod email;
+mod error;
+mod ids;
+mod name;
+mod phone;
+mod sip;
+mod user;
+
+pub use account::{Account, ApiKey, AccountSettings, RateLimit, TimeZoneName};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use device::{ContactUri, Device, DeviceKind, DeviceName, DeviceStatus, NewDevice};
+pub use email::Email;
+pub use error::{Field, RuleError};
+pub use ids::{AccountSid, ApiKeyId, DeviceId, RegionName, UserId};
+pub use name::{NamePolicy, PersonName};
+pub use phone::E164;
+pub use sip::SipUri;
+pub use user::{NewUser, Role, User, UserFields};
