@@ -1,0 +1,45 @@
+//! Roster's HTTP surface: the route table, authentication and the account gate, input
+//! parsing, and the Exotel envelope every answer is written in.
+
+mod auth;
+mod envelope;
+mod error;
+mod input;
+mod reply;
+mod users;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{middleware, Router};
+use roster_domain::RegionName;
+use roster_service::{Directory, RateLimiter};
+
+pub use auth::FailedAuthLimiter;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub directory: Arc<Directory>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub failed_auth: Arc<FailedAuthLimiter>,
+    /// The region this deployment serves; accounts homed elsewhere are sent there.
+    pub region: RegionName,
+}
+
+/// Builds the whole application: every route in one table, then the layers every request
+/// passes through.
+pub fn router(state: AppState) -> Router {
+    let users_api = Router::new()
+        .route("/users", axum::routing::post(users::create_user))
+        .route("/users/{user_id}", get(users::get_user))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::gate));
+
+    Router::new()
+        .nest("/v2/accounts/{sid}", users_api.clone())
+        .nest("/v2/Accounts/{sid}", users_api)
+        .fallback(envelope::route_not_found)
+        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(envelope::panic_response))
+        .layer(middleware::from_fn(envelope::envelope))
+}

@@ -1,0 +1,65 @@
+//! Roster's operations: creating users, issuing keys, authenticating requests, gating
+//! accounts. HTTP handlers and CLI commands both call these, so an action behaves the same
+//! from every door.
+
+mod accounts;
+mod cache;
+mod credentials;
+mod error;
+mod rate_limit;
+mod users;
+
+use std::sync::Arc;
+
+use roster_domain::{Account, AccountSid, Clock, NamePolicy};
+use roster_store::Store;
+
+pub use accounts::AccountStatus;
+pub use credentials::{ApiToken, IssuedKey, TokenHasher};
+pub use error::ServiceError;
+pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter};
+pub use users::CreateUser;
+
+use cache::TtlCache;
+
+/// How long a looked-up key or account is trusted before it is read again. Changes made
+/// by the CLI or another node therefore reach every server within this time.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Options of the directory that come from the deployment's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryOptions {
+    pub names: NamePolicy,
+}
+
+/// The directory of every account in one deployment: the entry point to every operation.
+pub struct Directory {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: TokenHasher,
+    options: DirectoryOptions,
+    keys: TtlCache<String, Option<roster_domain::ApiKey>>,
+    accounts: TtlCache<AccountSid, Option<Arc<Account>>>,
+}
+
+impl Directory {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: TokenHasher,
+        options: DirectoryOptions,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            hasher,
+            options,
+            keys: TtlCache::new(CACHE_TTL),
+            accounts: TtlCache::new(CACHE_TTL),
+        }
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+}

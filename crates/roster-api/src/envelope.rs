@@ -1,0 +1,96 @@
+//! The outermost layer: gives each request its id and span, writes the Exotel envelope
+//! around every answer (handlers' and the framework's alike), and logs one line per request.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::reply::Reply;
+
+/// The account a request was made for, left on the response for the log line.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountTag(pub(crate) String);
+
+pub(crate) async fn envelope(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %request_id);
+
+    let response = next.run(request).instrument(span.clone()).await;
+    let response = wrap(response, &request_id, &method);
+
+    let account = response.extensions().get::<AccountTag>().map(|tag| tag.0.as_str());
+    span.in_scope(|| {
+        tracing::info!(
+            http.method = %method,
+            url.path = %path,
+            http.status_code = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            account.sid = account.unwrap_or("-"),
+            "request completed"
+        );
+    });
+    response
+}
+
+pub(crate) async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+pub(crate) fn panic_response(_cause: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    ApiError::Internal.into_response()
+}
+
+/// Writes the envelope. An answer that did not come from our handlers (the framework's
+/// 405, say) is first turned into the matching error, keeping its headers.
+fn wrap(response: Response, request_id: &str, method: &Method) -> Response {
+    let (mut parts, _body) = response.into_parts();
+    let reply = match parts.extensions.remove::<Reply>() {
+        Some(reply) => reply,
+        None => framework_error(parts.status).into_reply(),
+    };
+
+    let mut body = Vec::with_capacity(96 + reply.response.len());
+    body.extend_from_slice(b"{\"request_id\":\"");
+    body.extend_from_slice(request_id.as_bytes());
+    body.extend_from_slice(b"\",\"method\":\"");
+    body.extend_from_slice(method.as_str().as_bytes());
+    body.extend_from_slice(b"\",\"http_code\":");
+    body.extend_from_slice(reply.status.as_str().as_bytes());
+    if let Some(metadata) = &reply.metadata {
+        body.extend_from_slice(b",\"metadata\":");
+        body.extend_from_slice(metadata);
+    }
+    body.extend_from_slice(b",\"response\":");
+    body.extend_from_slice(&reply.response);
+    body.push(b'}');
+
+    parts.status = reply.status;
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        parts.headers.insert("x-request-id", value);
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn framework_error(status: StatusCode) -> ApiError {
+    match status {
+        StatusCode::NOT_FOUND => ApiError::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        status if status.is_client_error() => ApiError::BadRequest("the request could not be read".to_owned()),
+        _ => ApiError::Internal,
+    }
+}

@@ -1,0 +1,153 @@
+//! Every error the API answers with, mapped to its HTTP status, Exotel code and message in
+//! this one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use roster_domain::RuleError;
+use roster_service::ServiceError;
+
+use crate::reply::{ErrorData, Reply};
+
+#[derive(Debug, Clone)]
+pub(crate) enum ApiError {
+    Rule(RuleError),
+    /// 401 / 1010; the description says what was wrong without revealing which part.
+    Unauthenticated,
+    /// 401 / 1010 for an account homed in another region.
+    WrongRegion(String),
+    /// 403 / 1003: valid credentials of another account.
+    Forbidden,
+    RateLimited { description: &'static str },
+    KycIncomplete,
+    Trial,
+    /// 400 / 1007, with what was wrong with the request's form.
+    BadRequest(String),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RouteNotFound,
+    MethodNotAllowed,
+    /// 500 / 1004. The cause has already been logged; the client sees nothing of it.
+    Internal,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, Option<u32>, &'static str, String) {
+        use ApiError as E;
+        match self {
+            E::Rule(rule) => {
+                let (status, message) = rule_status(rule);
+                (status, Some(rule.code()), message, rule.to_string())
+            }
+            E::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                Some(1010),
+                "Authentication failed",
+                "the API key and token are missing, malformed, unknown or revoked".to_owned(),
+            ),
+            E::WrongRegion(region) => (
+                StatusCode::UNAUTHORIZED,
+                Some(1010),
+                "Authentication failed",
+                format!("this account is homed in region '{region}'; send requests to that region's host"),
+            ),
+            E::Forbidden => (
+                StatusCode::FORBIDDEN,
+                Some(1003),
+                "API credentials used are unauthorized",
+                "these credentials do not belong to the account in the path".to_owned(),
+            ),
+            E::RateLimited { description } => {
+                (StatusCode::TOO_MANY_REQUESTS, None, "Too many requests", (*description).to_owned())
+            }
+            E::KycIncomplete => (
+                StatusCode::FORBIDDEN,
+                Some(10814),
+                "This account's KYC is incomplete. Operation not permitted",
+                "complete the account's KYC to use the Users API".to_owned(),
+            ),
+            E::Trial => (
+                StatusCode::FORBIDDEN,
+                Some(10815),
+                "This is a trial account. Operation not permitted",
+                "the Users API is not available to trial accounts".to_owned(),
+            ),
+            E::BadRequest(description) => {
+                (StatusCode::BAD_REQUEST, Some(1007), "Request format is invalid", description.clone())
+            }
+            E::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(1007),
+                "Request format is invalid",
+                "the request body is larger than 64 KiB".to_owned(),
+            ),
+            E::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some(1011),
+                "Unsupported media type",
+                "send the body as application/json".to_owned(),
+            ),
+            E::RouteNotFound => {
+                (StatusCode::NOT_FOUND, Some(1000), "Not found", "no such resource".to_owned())
+            }
+            E::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some(1007),
+                "Request format is invalid",
+                "this resource does not support this method; see the Allow header".to_owned(),
+            ),
+            E::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(1004),
+                "Internal Server Error",
+                "an unexpected error occurred; quote the request_id when reporting it".to_owned(),
+            ),
+        }
+    }
+
+    pub(crate) fn into_reply(self) -> Reply {
+        let (status, code, message, description) = self.parts();
+        Reply::error(status, ErrorData { code, message, description: &description })
+    }
+}
+
+fn rule_status(rule: &RuleError) -> (StatusCode, &'static str) {
+    use RuleError as R;
+    match rule {
+        R::Missing(_) => (StatusCode::BAD_REQUEST, "Mandatory parameter missing"),
+        R::Invalid { .. } => (StatusCode::BAD_REQUEST, "Invalid parameter value"),
+        R::NotE164 { .. } => (StatusCode::BAD_REQUEST, "Invalid contact URI"),
+        R::ContactRequired => (StatusCode::BAD_REQUEST, "Device contact URI required"),
+        R::UserNotFound => (StatusCode::NOT_FOUND, "User not found"),
+        R::DeviceNotFound => (StatusCode::NOT_FOUND, "Device not found"),
+        R::NumberTakenOnCreate | R::NumberTakenOnUpdate => (StatusCode::CONFLICT, "Number already in use"),
+        R::EmailTaken => (StatusCode::CONFLICT, "Email already in use"),
+        R::DeviceUnverified => (StatusCode::CONFLICT, "Device not verified"),
+        R::AnotherDeviceOn => (StatusCode::FORBIDDEN, "Another device is already on"),
+        R::NotTelDevice => (StatusCode::FORBIDDEN, "Operation not allowed for this device type"),
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(rule: RuleError) -> Self {
+        ApiError::Rule(rule)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Rule(rule) => ApiError::Rule(rule),
+            ServiceError::Unauthenticated => ApiError::Unauthenticated,
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.into_reply().into_response()
+    }
+}

@@ -1,0 +1,176 @@
+//! Reading request input: JSON bodies (as objects whose fields are read by wire name) and
+//! query strings, each failure answered in the envelope with the contract's code.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use roster_domain::Field;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// Largest accepted body.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// A request body that is a JSON object. Unknown fields are ignored; a field that is
+/// `null` counts as absent.
+#[derive(Debug, Default)]
+pub(crate) struct JsonObject(Map<String, Value>);
+
+impl JsonObject {
+    /// A string field, or 400 / 1007 when the field holds another JSON type.
+    pub(crate) fn string(&self, field: Field) -> Result<Option<String>, ApiError> {
+        match self.0.get(field.wire_name()) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(wrong_type(field, "a string")),
+        }
+    }
+}
+
+fn wrong_type(field: Field, expected: &str) -> ApiError {
+    ApiError::BadRequest(format!("{field} must be {expected}"))
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        check_content_type(request.headers())?;
+        let bytes = read_body(request.into_body()).await?;
+        parse_object(&bytes)
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value.to_str().ok().and_then(|v| v.split(';').next()).map(str::trim);
+    match essence {
+        Some(mime) if mime.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => Ok(bytes),
+        Err(error) if is_length_limit(&error) => Err(ApiError::PayloadTooLarge),
+        Err(_) => Err(ApiError::BadRequest("the request body could not be read".to_owned())),
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+fn parse_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(JsonObject(map)),
+        Ok(_) => Err(ApiError::BadRequest("the request body must be a JSON object".to_owned())),
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        ))),
+    }
+}
+
+/// A query string, decoded strictly: `+` is a space, every `%` must start a valid escape,
+/// and the result must be UTF-8. Anything else is 400 / 1007.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub(crate) fn parse(raw: &str) -> Result<Self, ApiError> {
+        let mut pairs = Vec::new();
+        for piece in raw.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            pairs.push((decode(name)?, decode(value)?));
+        }
+        Ok(Self(pairs))
+    }
+
+    /// The last value given for a parameter, as most frameworks read repeated parameters.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn decode(raw: &str) -> Result<String, ApiError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| {
+                    ApiError::BadRequest("the query string has a malformed percent escape".to_owned())
+                })?;
+                out.push(byte);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out)
+        .map_err(|_| ApiError::BadRequest("the query string is not valid UTF-8".to_owned()))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::parse(parts.uri.query().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_and_plus_decoded() {
+        let query = Query::parse("fields=devices%2Clast_login&q=%2B91+98&fields=active_call").unwrap();
+        assert_eq!(query.get("fields"), Some("active_call"));
+        assert_eq!(query.get("q"), Some("+91 98"));
+        assert_eq!(query.get("missing"), None);
+    }
+
+    #[test]
+    fn malformed_escapes_and_invalid_utf8_are_refused() {
+        for raw in ["a=%", "a=%4", "a=%zz", "a=%FF", "a=%C3%28"] {
+            assert!(Query::parse(raw).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn only_json_objects_are_bodies() {
+        assert!(parse_object(b"{\"a\":1}").is_ok());
+        for raw in [&b"[]"[..], b"null", b"\"x\"", b"", b"{", b"1"] {
+            assert!(parse_object(raw).is_err());
+        }
+    }
+
+    #[test]
+    fn json_content_types_with_parameters_are_accepted() {
+        let mut headers = HeaderMap::new();
+        assert!(check_content_type(&headers).is_ok());
+        headers.insert(header::CONTENT_TYPE, "Application/JSON; charset=UTF-8".parse().unwrap());
+        assert!(check_content_type(&headers).is_ok());
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(check_content_type(&headers).is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! A handler's answer before the envelope is written around it: the status, and the
+//! `response` (and for lists, `metadata`) already serialised.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Serialize;
+
+/// Carried in the response's extensions to the envelope middleware, which alone knows
+/// the request id and method and writes the final body.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) metadata: Option<Bytes>,
+    pub(crate) response: Bytes,
+}
+
+#[derive(Serialize)]
+struct Single<'a, T> {
+    code: u16,
+    error_data: Option<ErrorData<'a>>,
+    status: &'static str,
+    data: Option<T>,
+}
+
+/// The `error_data` object; `code` is `null` only for rate limiting.
+#[derive(Serialize)]
+pub(crate) struct ErrorData<'a> {
+    pub(crate) code: Option<u32>,
+    pub(crate) message: &'a str,
+    pub(crate) description: &'a str,
+}
+
+impl Reply {
+    /// A success carrying one record, or `data: null` when `data` is `None`.
+    pub(crate) fn record<T: Serialize>(data: Option<T>) -> Self {
+        let single = Single { code: 200, error_data: None, status: "success", data };
+        Self { status: StatusCode::OK, metadata: None, response: to_bytes(&single) }
+    }
+
+    pub(crate) fn error(status: StatusCode, error: ErrorData<'_>) -> Self {
+        let single: Single<'_, ()> =
+            Single { code: status.as_u16(), error_data: Some(error), status: "failure", data: None };
+        Self { status, metadata: None, response: to_bytes(&single) }
+    }
+}
+
+fn to_bytes<T: Serialize>(value: &T) -> Bytes {
+    // Serialising our own plain structs into memory cannot fail: no maps with non-string
+    // keys, no I/O. An empty object would still keep the envelope valid JSON.
+    serde_json::to_vec(value).map(Bytes::from).unwrap_or_else(|_| Bytes::from_static(b"{}"))
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}

@@ -1,0 +1,114 @@
+//! `/v2/accounts/{sid}/users`: creating and reading users, with the wire shapes of users
+//! and devices. Record keys are declared in alphabetical order, as Exotel writes them.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Extension;
+use roster_domain::{Account, Device, Field, User, UserFields};
+use roster_service::CreateUser;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::input::{JsonObject, Query};
+use crate::reply::Reply;
+use crate::AppState;
+
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    Extension(account): Extension<Arc<Account>>,
+    body: JsonObject,
+) -> Result<Reply, ApiError> {
+    let input = CreateUser {
+        first_name: body.string(Field::FirstName)?,
+        last_name: body.string(Field::LastName)?,
+        email: body.string(Field::Email)?,
+        device_contact_uri: body.string(Field::DeviceContactUri)?,
+        device_name: body.string(Field::DeviceName)?,
+        role: body.string(Field::Role)?,
+    };
+
+    let user = state.directory.create_user(&account, input).await?;
+
+    let fields = UserFields { devices: true, ..UserFields::default() };
+    Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
+}
+
+pub(crate) async fn get_user(
+    State(state): State<AppState>,
+    Extension(account): Extension<Arc<Account>>,
+    Path((_sid, user_id)): Path<(String, String)>,
+    query: Query,
+) -> Result<Reply, ApiError> {
+    let fields = query.get("fields").map(UserFields::parse).unwrap_or_default();
+
+    let user = state.directory.get_user(&account, &user_id, fields).await?;
+
+    Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
+}
+
+/// A user as the API shows it. Optional parts appear only when asked for with `fields`.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active_call: Option<bool>,
+    date_created: String,
+    date_updated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    devices: Option<Vec<DeviceView<'a>>>,
+    email: Option<&'a str>,
+    email_verified: bool,
+    first_name: &'a str,
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_login: Option<Option<String>>,
+    last_name: &'a str,
+    role: &'static str,
+}
+
+impl<'a> UserView<'a> {
+    pub(crate) fn new(user: &'a User, account: &Account, fields: UserFields) -> Self {
+        let zone = &account.timezone;
+        let devices = user.devices.as_deref().filter(|_| fields.devices);
+        Self {
+            active_call: user.active_call().filter(|_| fields.active_call),
+            date_created: zone.format(user.date_created),
+            date_updated: zone.format(user.date_updated),
+            devices: devices.map(|devices| devices.iter().map(DeviceView::new).collect()),
+            email: user.email.as_ref().map(|e| e.as_str()),
+            email_verified: user.email_verified,
+            first_name: user.first_name.as_str(),
+            id: user.id.to_string(),
+            last_login: fields.last_login.then(|| user.last_login.map(|at| zone.format(at))),
+            last_name: user.last_name.as_str(),
+            role: user.role.as_str(),
+        }
+    }
+}
+
+/// A device as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeviceView<'a> {
+    available: Option<bool>,
+    contact_uri: &'a str,
+    id: u64,
+    name: &'a str,
+    status: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    verified: bool,
+}
+
+impl<'a> DeviceView<'a> {
+    pub(crate) fn new(device: &'a Device) -> Self {
+        Self {
+            available: device.available,
+            contact_uri: device.contact_uri.as_str(),
+            id: device.id.get(),
+            name: device.name.as_str(),
+            status: device.status.as_str(),
+            kind: device.kind().as_str(),
+            verified: device.verified,
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Users: creating them with their devices, and reading them.
+
+use roster_domain::{
+    Account, ContactUri, DeviceId, DeviceKind, DeviceName, Email, Field, NewDevice, NewUser,
+    PersonName, Role, RuleError, SipUri, User, UserFields, UserId, E164,
+};
+use roster_store::{Conflict, StoreError};
+
+use crate::{Directory, ServiceError};
+
+/// Times a create is retried when a generated device id clashes (one in millions).
+const ID_ATTEMPTS: usize = 3;
+
+/// The fields of a create-user request as received. An absent, `null` or blank value
+/// counts as not sent.
+#[derive(Debug, Clone, Default)]
+pub struct CreateUser {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub device_contact_uri: Option<String>,
+    pub device_name: Option<String>,
+    pub role: Option<String>,
+}
+
+impl Directory {
+    /// Creates a user and the devices the rules give it: a phone from
+    /// `device_contact_uri`, and on a VOIP account a softphone too.
+    pub async fn create_user(&self, account: &Account, input: CreateUser) -> Result<User, ServiceError> {
+        let now = self.clock.now();
+        let mut user = self.validate_new_user(account, input, now)?;
+
+        for attempt in 1..=ID_ATTEMPTS {
+            match self.store.create_user(&account.sid, &user).await {
+                Ok(created) => return Ok(created),
+                Err(StoreError::Conflict(Conflict::Email)) => return Err(RuleError::EmailTaken.into()),
+                Err(StoreError::Conflict(Conflict::Number)) => {
+                    return Err(RuleError::NumberTakenOnCreate.into())
+                }
+                Err(StoreError::Conflict(Conflict::DeviceId)) if attempt < ID_ATTEMPTS => {
+                    for device in &mut user.devices {
+                        device.id = DeviceId::generate(now);
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Conflict(Conflict::DeviceId).into())
+    }
+
+    /// Reads one user of the account. A malformed id is simply not found.
+    pub async fn get_user(&self, account: &Account, id: &str, fields: UserFields) -> Result<User, ServiceError> {
+        let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
+        let user = self.store.user(&account.sid, id, fields).await?;
+        Ok(user.ok_or(RuleError::UserNotFound)?)
+    }
+
+    /// Checks every field in the documented order (missing, then invalid, then the
+    /// number) and builds the user to store.
+    fn validate_new_user(
+        &self,
+        account: &Account,
+        input: CreateUser,
+        now: jiff::Timestamp,
+    ) -> Result<NewUser, RuleError> {
+        let first_name = present(input.first_name).ok_or(RuleError::Missing(Field::FirstName))?;
+        let last_name = present(input.last_name).ok_or(RuleError::Missing(Field::LastName))?;
+        let policy = self.options.names;
+        let first_name =
+            PersonName::parse(&first_name, policy).map_err(|r| RuleError::invalid(Field::FirstName, r))?;
+        let last_name =
+            PersonName::parse(&last_name, policy).map_err(|r| RuleError::invalid(Field::LastName, r))?;
+        let email = present(input.email)
+            .map(|raw| Email::parse(&raw).map_err(|r| RuleError::invalid(Field::Email, r)))
+            .transpose()?;
+        let role = present(input.role)
+            .map(|raw| Role::parse(&raw).map_err(|r| RuleError::invalid(Field::Role, r)))
+            .transpose()?
+            .unwrap_or_default();
+
+        let number = match present(input.device_contact_uri) {
+            Some(raw) => Some(E164::parse(&raw).map_err(|reason| RuleError::NotE164 {
+                field: Field::DeviceContactUri,
+                reason: reason.to_owned(),
+            })?),
+            None if account.voip_enabled => None,
+            None => return Err(RuleError::ContactRequired),
+        };
+        let device_name = present(input.device_name)
+            .map(|raw| DeviceName::parse(&raw).map_err(|r| RuleError::invalid(Field::DeviceName, r)))
+            .transpose()?;
+
+        let mut devices = Vec::with_capacity(2);
+        if let Some(number) = number {
+            devices.push(NewDevice {
+                id: DeviceId::generate(now),
+                contact_uri: ContactUri::Tel(number),
+                name: device_name.unwrap_or_else(|| DeviceName::default_for(DeviceKind::Tel)),
+            });
+        }
+        if account.voip_enabled {
+            devices.push(NewDevice {
+                id: DeviceId::generate(now),
+                contact_uri: ContactUri::Sip(SipUri::for_person(first_name.as_str(), last_name.as_str())),
+                name: DeviceName::default_for(DeviceKind::Sip),
+            });
+        }
+        Ok(NewUser { id: UserId::generate(), first_name, last_name, email, role, devices, created_at: now })
+    }
+}
+
+/// A sent value, or `None` for one that is absent or blank.
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}

@@ -1,0 +1,30 @@
+//! Storage failures, with unique-key clashes told apart so callers can answer them.
+
+/// Which unique key a write clashed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    AccountExists,
+    ApiKeyExists,
+    Email,
+    Number,
+    DeviceId,
+    AnotherDeviceOn,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique key clash: {0:?}")]
+    Conflict(Conflict),
+    #[error("database schema version {found} is newer than this roster knows ({known}); upgrade roster")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("storage failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt(what.into())
+    }
+}

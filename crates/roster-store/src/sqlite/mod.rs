@@ -1,0 +1,142 @@
+//! The embedded backend: one SQLite file in WAL mode, a writer thread that commits queued
+//! writes together, and a small pool of read-only connections used inline by callers.
+
+mod accounts;
+mod migrate;
+mod rows;
+mod users;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use roster_domain::{Account, AccountSid, ApiKey, ApiKeyId, NewUser, User, UserFields, UserId};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{Store, StoreError};
+use writer::Writer;
+
+pub use migrate::KNOWN_VERSION;
+
+/// Idle read connections kept for reuse; more are opened under load and closed after.
+const IDLE_READERS: usize = 16;
+
+/// A roster database in one SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the database at `path` and brings its schema up to
+    /// date. Fails on a schema newer than this build knows.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path).map_err(backend)?;
+        configure(&conn)?;
+        migrate::apply(&mut conn)?;
+        let writer = Writer::spawn(conn).map_err(|e| StoreError::Backend(e.into()))?;
+        Ok(Self { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()) })
+    }
+
+    /// Runs `read` on a pooled read-only connection, on the caller's thread: a point read
+    /// takes microseconds, less than a hop to another thread would.
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().map_err(|_| poisoned())?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => self.open_reader()?,
+        };
+        let result = read(&conn);
+        let mut idle = self.readers.lock().map_err(|_| poisoned())?;
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // FULL makes every commit durable in WAL mode; NORMAL could lose the last commits on
+    // power loss, and an answered write must survive.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )
+    .map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) fn backend(cause: rusqlite::Error) -> StoreError {
+    StoreError::Backend(Box::new(cause))
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("the sqlite reader pool lock is poisoned".into())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let name = name.to_owned();
+        self.writer.write(move |conn| accounts::secret(conn, &name, make)).await
+    }
+
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        let account = account.clone();
+        self.writer.write(move |conn| accounts::insert(conn, &account)).await
+    }
+
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
+        let account = account.clone();
+        self.writer.write(move |conn| accounts::update(conn, &account)).await
+    }
+
+    async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
+        self.read(|conn| accounts::find(conn, sid))
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(accounts::all)
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.writer.write(move |conn| accounts::insert_key(conn, &key)).await
+    }
+
+    async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|conn| accounts::find_key(conn, id))
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.writer.write(move |conn| accounts::revoke_key(conn, &id, at)).await
+    }
+
+    async fn create_user(&self, account: &AccountSid, user: &NewUser) -> Result<User, StoreError> {
+        let (account, user) = (account.clone(), user.clone());
+        self.writer.write(move |conn| users::insert(conn, &account, user)).await
+    }
+
+    async fn user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        fields: UserFields,
+    ) -> Result<Option<User>, StoreError> {
+        self.read(|conn| users::find(conn, account, id, fields))
+    }
+}
