@@ -1,6 +1,7 @@
 //! Roster's HTTP surface: the route table, authentication and the account gate, input
 //! parsing, and the Exotel envelope every answer is written in.
 
+mod accounts;
 mod auth;
 mod envelope;
 mod error;
@@ -10,11 +11,12 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use roster_domain::RegionName;
 use roster_service::{Directory, RateLimiter};
 
+pub use accounts::AccountView;
 pub use auth::FailedAuthLimiter;
 
 /// What every handler shares.
@@ -28,16 +30,18 @@ pub struct AppState {
 }
 
 /// Builds the whole application: every route in one table, then the layers every request
-/// passes through.
+/// passes through. Each Users API path is served under `accounts` and `Accounts`.
 pub fn router(state: AppState) -> Router {
-    let users_api = Router::new()
-        .route("/users", axum::routing::post(users::create_user))
-        .route("/users/{user_id}", get(users::get_user))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::gate));
+    let gate = || middleware::from_fn_with_state(state.clone(), auth::gate);
+    let mut users_api = Router::new();
+    for accounts in ["accounts", "Accounts"] {
+        let base = format!("/v2/{accounts}/{{sid}}/users");
+        users_api = users_api
+            .route(&base, post(users::create_user).route_layer(gate()))
+            .route(&format!("{base}/{{user_id}}"), get(users::get_user).route_layer(gate()));
+    }
 
-    Router::new()
-        .nest("/v2/accounts/{sid}", users_api.clone())
-        .nest("/v2/Accounts/{sid}", users_api)
+    users_api
         .fallback(envelope::route_not_found)
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(envelope::panic_response))

@@ -33,7 +33,10 @@ impl Directory {
         let account = Account::new(sid, settings, self.clock.now())
             .map_err(|reason| ServiceError::setting("account", reason))?;
         match self.store.create_account(&account).await {
-            Ok(()) => Ok(account),
+            Ok(()) => {
+                self.accounts.forget(&account.sid);
+                Ok(account)
+            }
             Err(StoreError::Conflict(Conflict::AccountExists)) => {
                 Err(ServiceError::AccountExists(account.sid.to_string()))
             }

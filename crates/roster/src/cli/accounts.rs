@@ -1,0 +1,94 @@
+//! `roster accounts`: the operator's account commands.
+
+use clap::{Args, Subcommand};
+use roster_api::AccountView;
+use roster_domain::{AccountSettings, RateLimit, RegionName, TimeZoneName};
+use roster_service::Directory;
+
+use super::print_json;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Create an account and print it.
+    Create {
+        sid: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Change an account's settings and print it.
+    Update {
+        sid: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Print one account.
+    Show { sid: String },
+    /// Print every account.
+    List,
+}
+
+/// Account settings; on create the ones left out take their defaults, on update they
+/// keep their values.
+#[derive(Debug, Args)]
+pub(crate) struct SettingsArgs {
+    /// Display name (default: the sid).
+    #[arg(long)]
+    name: Option<String>,
+    /// Region the account is homed in (default: local).
+    #[arg(long)]
+    region: Option<String>,
+    /// IANA time zone its timestamps are shown in (default: Asia/Kolkata).
+    #[arg(long)]
+    timezone: Option<String>,
+    /// Whether users get a SIP softphone (default: false).
+    #[arg(long, value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+    voip: Option<bool>,
+    /// Whether this is a trial account, refused the Users API (default: false).
+    #[arg(long, value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+    trial: Option<bool>,
+    /// Whether KYC is complete; without it the Users API is refused (default: true).
+    #[arg(long, value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+    kyc_complete: Option<bool>,
+    /// Requests a minute shared by all the account's keys (default: 200).
+    #[arg(long, value_name = "PER_MINUTE")]
+    rate_limit: Option<u32>,
+}
+
+impl SettingsArgs {
+    fn parse(self) -> anyhow::Result<AccountSettings> {
+        let bad = |setting: &str, reason: &str| anyhow::anyhow!("invalid --{setting}: {reason}");
+        if self.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100) {
+            return Err(bad("name", "must be 1 to 100 characters"));
+        }
+        Ok(AccountSettings {
+            name: self.name,
+            region: self.region.map(|r| RegionName::parse(&r)).transpose().map_err(|r| bad("region", r))?,
+            timezone: self.timezone.map(|t| TimeZoneName::parse(&t)).transpose().map_err(|r| bad("timezone", r))?,
+            voip_enabled: self.voip,
+            trial: self.trial,
+            kyc_complete: self.kyc_complete,
+            rate_limit: self.rate_limit.map(RateLimit::new).transpose().map_err(|r| bad("rate-limit", r))?,
+        })
+    }
+}
+
+pub(crate) async fn run(directory: &Directory, command: AccountsCommand) -> anyhow::Result<()> {
+    match command {
+        AccountsCommand::Create { sid, settings } => {
+            let account = directory.create_account(&sid, settings.parse()?).await?;
+            print_json(&AccountView::new(&account))
+        }
+        AccountsCommand::Update { sid, settings } => {
+            let account = directory.update_account(&sid, settings.parse()?).await?;
+            print_json(&AccountView::new(&account))
+        }
+        AccountsCommand::Show { sid } => {
+            let account = directory.require_account(&sid).await?;
+            print_json(&AccountView::new(&account))
+        }
+        AccountsCommand::List => {
+            let accounts = directory.accounts().await?;
+            print_json(&accounts.iter().map(AccountView::new).collect::<Vec<_>>())
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The command line: `serve`, and the operator's commands, which work on the database
+//! directly through the same service layer the API uses.
+
+mod accounts;
+mod keys;
+mod serve;
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use roster_domain::SystemClock;
+use roster_service::Directory;
+use serde::Serialize;
+
+use crate::config::{ServeArgs, Settings, StorageArgs};
+use crate::startup;
+
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about = "Exotel's CCM v2 Users API, self-hosted")]
+pub struct Cli {
+    #[command(flatten)]
+    storage: StorageArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(serve::ServeCommand),
+    /// Create, change and inspect accounts.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
+    /// Issue and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(command) => serve::run(&cli.storage, command).await,
+        Command::Accounts(command) => {
+            crate::telemetry::init_cli();
+            accounts::run(&operator_directory(&cli.storage).await?, command).await
+        }
+        Command::Keys(command) => {
+            crate::telemetry::init_cli();
+            keys::run(&operator_directory(&cli.storage).await?, command).await
+        }
+    }
+}
+
+/// The directory an operator command works on: the configured database, real time.
+async fn operator_directory(storage: &StorageArgs) -> anyhow::Result<Directory> {
+    let settings = Settings::load(storage, &ServeArgs::default())?;
+    let store = startup::open_store(&settings.database)?;
+    let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;
+    Arc::try_unwrap(directory).map_err(|_| anyhow::anyhow!("the directory is shared unexpectedly"))
+}
+
+/// Prints a value as indented JSON on stdout.
+fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

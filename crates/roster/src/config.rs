@@ -1,0 +1,194 @@
+//! Settings, from (in order of precedence) command-line flags, `ROSTER_*` environment
+//! variables, an optional TOML file, and defaults. Every value is checked at start, and a
+//! bad one is reported by its setting's name.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use roster_domain::{NamePolicy, RegionName};
+use serde::Deserialize;
+
+/// Settings every command shares: where the data is.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Database: a SQLite file path (or `sqlite://PATH`). Default: roster.db
+    #[arg(long = "database", env = "ROSTER_DATABASE_URL", global = true, value_name = "URL")]
+    pub database: Option<String>,
+
+    /// A TOML file with settings; flags and environment override it.
+    #[arg(long, env = "ROSTER_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Settings of `roster serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Default: 127.0.0.1:8080
+    #[arg(long, env = "ROSTER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// The region this deployment serves. Default: local
+    #[arg(long, env = "ROSTER_REGION", value_name = "NAME")]
+    pub region: Option<String>,
+
+    /// Log format: `text` or `json`. Default: text
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The optional configuration file. Unknown keys are refused so typos are noticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    region: Option<String>,
+    log_format: Option<String>,
+    token_pepper: Option<String>,
+    name_policy: Option<String>,
+    auth_failures_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where roster keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+}
+
+/// Every setting, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub region: RegionName,
+    pub log_format: LogFormat,
+    /// Keyed into every token hash; when unset, a random pepper kept in the database is used.
+    pub token_pepper: Option<String>,
+    pub names: NamePolicy,
+    pub auth_failures_per_minute: u32,
+}
+
+impl Settings {
+    /// Reads and checks the settings. The environment has already been merged into the
+    /// flags by clap; the token pepper is read only from the environment or the file, so it
+    /// never shows in a process list.
+    pub fn load(storage: &StorageArgs, serve: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &storage.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
+
+        let listen = pick(&serve.listen, file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen = listen
+            .parse()
+            .map_err(|_| invalid("listen", format!("'{listen}' is not an address like 127.0.0.1:8080")))?;
+        let database = parse_database(&pick(&storage.database, file.database_url).unwrap_or_else(|| "roster.db".to_owned()))?;
+        let region = pick(&serve.region, file.region).unwrap_or_else(|| "local".to_owned());
+        let region = RegionName::parse(&region).map_err(|reason| invalid("region", reason))?;
+        let log_format = match pick(&serve.log_format, file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("log_format", format!("'{other}' is neither text nor json"))),
+        };
+        let token_pepper = std::env::var("ROSTER_TOKEN_PEPPER").ok().or(file.token_pepper);
+        if token_pepper.as_ref().is_some_and(|p| p.len() < 16) {
+            return Err(invalid("token_pepper", "must be at least 16 characters"));
+        }
+        let names = match file.name_policy.as_deref() {
+            None | Some("exotel") => NamePolicy::Exotel,
+            Some("unicode") => NamePolicy::UnicodeLetters,
+            Some(other) => return Err(invalid("name_policy", format!("'{other}' is neither exotel nor unicode"))),
+        };
+        let auth_failures_per_minute = file.auth_failures_per_minute.unwrap_or(30);
+        if auth_failures_per_minute < 10 {
+            return Err(invalid("auth_failures_per_minute", "must be at least 10"));
+        }
+
+        Ok(Self { listen, database, region, log_format, token_pepper, names, auth_failures_per_minute })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("invalid setting config: cannot read {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let reason = e.message().to_owned();
+        invalid("config", format!("{}: {reason}", path.display()))
+    })
+}
+
+fn parse_database(raw: &str) -> anyhow::Result<Database> {
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        bail!(invalid("database", "PostgreSQL is not supported by this build yet; use a SQLite path"));
+    }
+    let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
+    if path.is_empty() {
+        return Err(invalid("database", "the SQLite path is empty"));
+    }
+    Ok(Database::Sqlite(PathBuf::from(path)))
+}
+
+fn invalid(setting: &str, reason: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("invalid setting {setting}: {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage(database: Option<&str>) -> StorageArgs {
+        StorageArgs { database: database.map(str::to_owned), config: None }
+    }
+
+    #[test]
+    fn defaults_are_loopback_8080_sqlite_and_region_local() {
+        let settings = Settings::load(&storage(None), &ServeArgs::default()).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(settings.database, Database::Sqlite("roster.db".into()));
+        assert_eq!(settings.region.as_str(), "local");
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_by_its_setting() {
+        let serve = ServeArgs { listen: Some("nowhere".to_owned()), ..ServeArgs::default() };
+        let error = Settings::load(&storage(None), &serve).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting listen"), "{error}");
+
+        let serve = ServeArgs { region: Some("Mumbai!".to_owned()), ..ServeArgs::default() };
+        let error = Settings::load(&storage(None), &serve).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting region"), "{error}");
+    }
+
+    #[test]
+    fn sqlite_urls_and_plain_paths_name_the_same_file() {
+        assert_eq!(parse_database("sqlite://data/r.db").unwrap(), Database::Sqlite("data/r.db".into()));
+        assert_eq!(parse_database("sqlite:r.db").unwrap(), Database::Sqlite("r.db".into()));
+        assert!(parse_database("sqlite://").is_err());
+    }
+
+    #[test]
+    fn the_file_fills_what_flags_leave_out_and_refuses_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nregion = \"mumbai\"\n").unwrap();
+        let args = StorageArgs { database: None, config: Some(path.clone()) };
+        let serve = ServeArgs { region: Some("singapore".to_owned()), ..ServeArgs::default() };
+
+        let settings = Settings::load(&args, &serve).unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.region.as_str(), "singapore");
+
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let error = Settings::load(&args, &ServeArgs::default()).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting config"), "{error}");
+    }
+}

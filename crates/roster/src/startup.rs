@@ -1,0 +1,124 @@
+//! Turns settings into a running server: opens storage, builds the directory and the
+//! router, binds the listener, and serves until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use roster_api::{AppState, FailedAuthLimiter};
+use roster_domain::Clock;
+use roster_service::{Directory, DirectoryOptions, LocalRateLimiter, TokenHasher};
+use roster_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+
+use crate::config::{Database, Settings};
+
+/// How long requests in flight may run on after a stop signal; the contract allows 10 s.
+const DRAIN_TIME: Duration = Duration::from_secs(8);
+
+/// Opens the configured storage, bringing its schema up to date.
+pub fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
+    match database {
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(path)
+                .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Builds the directory over `store`, with the token pepper from the settings or, when
+/// none is set, the one kept in the database.
+pub async fn open_directory(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Directory>> {
+    let pepper = match &settings.token_pepper {
+        Some(pepper) => pepper.as_bytes().to_vec(),
+        None => store
+            .secret("token_pepper", TokenHasher::generate_pepper)
+            .await
+            .context("cannot read the token pepper from the database")?,
+    };
+    let options = DirectoryOptions { names: settings.names };
+    Ok(Arc::new(Directory::new(store, clock, TokenHasher::new(&pepper), options)))
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Server {
+    /// Binds the listen address and builds the application over `directory`.
+    pub async fn bind(settings: &Settings, directory: Arc<Directory>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let state = AppState {
+            directory,
+            rate_limiter: Arc::new(LocalRateLimiter::new()),
+            failed_auth: Arc::new(FailedAuthLimiter::new(settings.auth_failures_per_minute)),
+            region: settings.region.clone(),
+        };
+        Ok(Self { listener, router: roster_api::router(state) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight
+    /// finish for a bounded time, and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        };
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(signal);
+
+        let deadline = async move {
+            let mut stopping = stopping_rx;
+            while !*stopping.borrow() {
+                if stopping.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(DRAIN_TIME).await;
+        };
+        tokio::select! {
+            served = serve => served.context("the server failed")?,
+            () = deadline => tracing::warn!("requests still running after the drain time were cut off"),
+        }
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            () = terminate => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("stop signal received; finishing requests in flight");
+}
