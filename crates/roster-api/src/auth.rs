@@ -18,7 +18,11 @@ use crate::envelope::AccountTag;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub(crate) async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn gate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let caller = Caller::of(&request);
     let account = match admit(&state, caller).await {
         Ok(account) => account,
@@ -27,11 +31,18 @@ pub(crate) async fn gate(State(state): State<AppState>, mut request: Request, ne
     let tag = AccountTag(account.sid.to_string());
 
     let now = state.directory.clock().now();
-    let decision = state.rate_limiter.acquire(&account.sid, account.rate_limit, now).await;
+    let decision = state
+        .rate_limiter
+        .acquire(&account.sid, account.rate_limit, now)
+        .await;
     let mut response = if !decision.allowed {
-        let error = ApiError::RateLimited { description: "the account's request budget for this minute is spent" };
+        let error = ApiError::RateLimited {
+            description: "the account's request budget for this minute is spent",
+        };
         let mut response = error.into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, number(decision.retry_after(now)));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, number(decision.retry_after(now)));
         response
     } else {
         match AccountStatus::of(&account) {
@@ -60,7 +71,10 @@ impl Caller {
     fn of(request: &Request) -> Self {
         Self {
             credentials: basic_credentials(request.headers()),
-            client: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            client: request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
             path_sid: path_sid(request.uri().path()).map(str::to_owned),
         }
     }
@@ -101,15 +115,20 @@ async fn authenticate(state: &AppState, caller: &Caller) -> Result<AccountSid, R
 fn refuse_credentials(state: &AppState, client: Option<IpAddr>) -> Response {
     let now = state.directory.clock().now().as_second();
     if let Some(retry_after) = state.failed_auth.record_failure(client, now) {
-        let error = ApiError::RateLimited { description: "too many failed authentication attempts from this address" };
+        let error = ApiError::RateLimited {
+            description: "too many failed authentication attempts from this address",
+        };
         let mut response = error.into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, number(retry_after));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, number(retry_after));
         return response;
     }
     let mut response = ApiError::Unauthenticated.into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"roster\""));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"roster\""),
+    );
     response
 }
 
@@ -120,7 +139,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (key, token) = decoded.split_once(':')?;
     Some((key.to_owned(), token.to_owned()))
@@ -160,7 +181,10 @@ impl FailedAuthLimiter {
 
     /// `per_minute` failures are answered 401 before the address gets 429s.
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts a failure; returns the seconds to wait when the address is over its budget.
@@ -187,8 +211,14 @@ mod tests {
     fn credentials_are_read_from_basic_auth_with_colons_in_the_token() {
         let mut headers = HeaderMap::new();
         let encoded = base64::engine::general_purpose::STANDARD.encode("key1:to:ken");
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("basic {encoded}")).unwrap());
-        assert_eq!(basic_credentials(&headers), Some(("key1".to_owned(), "to:ken".to_owned())));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("basic {encoded}")).unwrap(),
+        );
+        assert_eq!(
+            basic_credentials(&headers),
+            Some(("key1".to_owned(), "to:ken".to_owned()))
+        );
     }
 
     #[test]
@@ -211,7 +241,9 @@ mod tests {
     fn an_address_gets_its_budget_of_failures_before_being_refused() {
         let limiter = FailedAuthLimiter::new(10);
         let client = Some(IpAddr::from([127, 0, 0, 1]));
-        let refused: Vec<bool> = (0..11).map(|_| limiter.record_failure(client, 120).is_some()).collect();
+        let refused: Vec<bool> = (0..11)
+            .map(|_| limiter.record_failure(client, 120).is_some())
+            .collect();
         assert_eq!(refused.iter().filter(|r| !**r).count(), 10);
         assert!(refused[10]);
         assert!(limiter.record_failure(client, 180).is_none());

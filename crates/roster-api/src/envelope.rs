@@ -28,7 +28,10 @@ pub(crate) async fn envelope(request: Request, next: Next) -> Response {
     let response = next.run(request).instrument(span.clone()).await;
     let response = wrap(response, &request_id, &method);
 
-    let account = response.extensions().get::<AccountTag>().map(|tag| tag.0.as_str());
+    let account = response
+        .extensions()
+        .get::<AccountTag>()
+        .map(|tag| tag.0.as_str());
     span.in_scope(|| {
         tracing::info!(
             http.method = %method,
@@ -76,7 +79,10 @@ fn wrap(response: Response, request_id: &str, method: &Method) -> Response {
     body.push(b'}');
 
     parts.status = reply.status;
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     if let Ok(value) = HeaderValue::from_str(request_id) {
         parts.headers.insert("x-request-id", value);
@@ -90,7 +96,9 @@ fn framework_error(status: StatusCode) -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
-        status if status.is_client_error() => ApiError::BadRequest("the request could not be read".to_owned()),
+        status if status.is_client_error() => {
+            ApiError::BadRequest("the request could not be read".to_owned())
+        }
         _ => ApiError::Internal,
     }
 }

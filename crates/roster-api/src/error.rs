@@ -17,7 +17,9 @@ pub(crate) enum ApiError {
     WrongRegion(String),
     /// 403 / 1003: valid credentials of another account.
     Forbidden,
-    RateLimited { description: &'static str },
+    RateLimited {
+        description: &'static str,
+    },
     KycIncomplete,
     Trial,
     /// 400 / 1007, with what was wrong with the request's form.
@@ -106,7 +108,14 @@ impl ApiError {
 
     pub(crate) fn into_reply(self) -> Reply {
         let (status, code, message, description) = self.parts();
-        Reply::error(status, ErrorData { code, message, description: &description })
+        Reply::error(
+            status,
+            ErrorData {
+                code,
+                message,
+                description: &description,
+            },
+        )
     }
 }
 
@@ -119,11 +128,16 @@ fn rule_status(rule: &RuleError) -> (StatusCode, &'static str) {
         R::ContactRequired => (StatusCode::BAD_REQUEST, "Device contact URI required"),
         R::UserNotFound => (StatusCode::NOT_FOUND, "User not found"),
         R::DeviceNotFound => (StatusCode::NOT_FOUND, "Device not found"),
-        R::NumberTakenOnCreate | R::NumberTakenOnUpdate => (StatusCode::CONFLICT, "Number already in use"),
+        R::NumberTakenOnCreate | R::NumberTakenOnUpdate => {
+            (StatusCode::CONFLICT, "Number already in use")
+        }
         R::EmailTaken => (StatusCode::CONFLICT, "Email already in use"),
         R::DeviceUnverified => (StatusCode::CONFLICT, "Device not verified"),
         R::AnotherDeviceOn => (StatusCode::FORBIDDEN, "Another device is already on"),
-        R::NotTelDevice => (StatusCode::FORBIDDEN, "Operation not allowed for this device type"),
+        R::NotTelDevice => (
+            StatusCode::FORBIDDEN,
+            "Operation not allowed for this device type",
+        ),
     }
 }
 

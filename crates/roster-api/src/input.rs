@@ -47,7 +47,11 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let essence = value.to_str().ok().and_then(|v| v.split(';').next()).map(str::trim);
+    let essence = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
     match essence {
         Some(mime) if mime.eq_ignore_ascii_case("application/json") => Ok(()),
         _ => Err(ApiError::UnsupportedMediaType),
@@ -58,7 +62,9 @@ async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
     match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => Ok(bytes),
         Err(error) if is_length_limit(&error) => Err(ApiError::PayloadTooLarge),
-        Err(_) => Err(ApiError::BadRequest("the request body could not be read".to_owned())),
+        Err(_) => Err(ApiError::BadRequest(
+            "the request body could not be read".to_owned(),
+        )),
     }
 }
 
@@ -76,7 +82,9 @@ fn is_length_limit(error: &axum::Error) -> bool {
 fn parse_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(JsonObject(map)),
-        Ok(_) => Err(ApiError::BadRequest("the request body must be a JSON object".to_owned())),
+        Ok(_) => Err(ApiError::BadRequest(
+            "the request body must be a JSON object".to_owned(),
+        )),
         Err(error) => Err(ApiError::BadRequest(format!(
             "the request body is not valid JSON (line {}, column {})",
             error.line(),
@@ -102,7 +110,11 @@ impl Query {
 
     /// The last value given for a parameter, as most frameworks read repeated parameters.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -114,10 +126,16 @@ fn decode(raw: &str) -> Result<String, ApiError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| {
-                    ApiError::BadRequest("the query string has a malformed percent escape".to_owned())
-                })?;
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "the query string has a malformed percent escape".to_owned(),
+                        )
+                    })?;
                 out.push(byte);
                 i += 2;
             }
@@ -143,7 +161,8 @@ mod tests {
 
     #[test]
     fn query_values_are_percent_and_plus_decoded() {
-        let query = Query::parse("fields=devices%2Clast_login&q=%2B91+98&fields=active_call").unwrap();
+        let query =
+            Query::parse("fields=devices%2Clast_login&q=%2B91+98&fields=active_call").unwrap();
         assert_eq!(query.get("fields"), Some("active_call"));
         assert_eq!(query.get("q"), Some("+91 98"));
         assert_eq!(query.get("missing"), None);
@@ -168,7 +187,10 @@ mod tests {
     fn json_content_types_with_parameters_are_accepted() {
         let mut headers = HeaderMap::new();
         assert!(check_content_type(&headers).is_ok());
-        headers.insert(header::CONTENT_TYPE, "Application/JSON; charset=UTF-8".parse().unwrap());
+        headers.insert(
+            header::CONTENT_TYPE,
+            "Application/JSON; charset=UTF-8".parse().unwrap(),
+        );
         assert!(check_content_type(&headers).is_ok());
         headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
         assert!(check_content_type(&headers).is_err());

@@ -38,12 +38,17 @@ pub fn router(state: AppState) -> Router {
         let base = format!("/v2/{accounts}/{{sid}}/users");
         users_api = users_api
             .route(&base, post(users::create_user).route_layer(gate()))
-            .route(&format!("{base}/{{user_id}}"), get(users::get_user).route_layer(gate()));
+            .route(
+                &format!("{base}/{{user_id}}"),
+                get(users::get_user).route_layer(gate()),
+            );
     }
 
     users_api
         .fallback(envelope::route_not_found)
         .with_state(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(envelope::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            envelope::panic_response,
+        ))
         .layer(middleware::from_fn(envelope::envelope))
 }

@@ -34,21 +34,40 @@ pub(crate) struct ErrorData<'a> {
 impl Reply {
     /// A success carrying one record, or `data: null` when `data` is `None`.
     pub(crate) fn record<T: Serialize>(data: Option<T>) -> Self {
-        let single = Single { code: 200, error_data: None, status: "success", data };
-        Self { status: StatusCode::OK, metadata: None, response: to_bytes(&single) }
+        let single = Single {
+            code: 200,
+            error_data: None,
+            status: "success",
+            data,
+        };
+        Self {
+            status: StatusCode::OK,
+            metadata: None,
+            response: to_bytes(&single),
+        }
     }
 
     pub(crate) fn error(status: StatusCode, error: ErrorData<'_>) -> Self {
-        let single: Single<'_, ()> =
-            Single { code: status.as_u16(), error_data: Some(error), status: "failure", data: None };
-        Self { status, metadata: None, response: to_bytes(&single) }
+        let single: Single<'_, ()> = Single {
+            code: status.as_u16(),
+            error_data: Some(error),
+            status: "failure",
+            data: None,
+        };
+        Self {
+            status,
+            metadata: None,
+            response: to_bytes(&single),
+        }
     }
 }
 
 fn to_bytes<T: Serialize>(value: &T) -> Bytes {
     // Serialising our own plain structs into memory cannot fail: no maps with non-string
     // keys, no I/O. An empty object would still keep the envelope valid JSON.
-    serde_json::to_vec(value).map(Bytes::from).unwrap_or_else(|_| Bytes::from_static(b"{}"))
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .unwrap_or_else(|_| Bytes::from_static(b"{}"))
 }
 
 impl IntoResponse for Reply {

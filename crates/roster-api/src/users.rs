@@ -30,7 +30,10 @@ pub(crate) async fn create_user(
 
     let user = state.directory.create_user(&account, input).await?;
 
-    let fields = UserFields { devices: true, ..UserFields::default() };
+    let fields = UserFields {
+        devices: true,
+        ..UserFields::default()
+    };
     Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
 }
 
@@ -40,7 +43,10 @@ pub(crate) async fn get_user(
     Path((_sid, user_id)): Path<(String, String)>,
     query: Query,
 ) -> Result<Reply, ApiError> {
-    let fields = query.get("fields").map(UserFields::parse).unwrap_or_default();
+    let fields = query
+        .get("fields")
+        .map(UserFields::parse)
+        .unwrap_or_default();
 
     let user = state.directory.get_user(&account, &user_id, fields).await?;
 
@@ -79,7 +85,9 @@ impl<'a> UserView<'a> {
             email_verified: user.email_verified,
             first_name: user.first_name.as_str(),
             id: user.id.to_string(),
-            last_login: fields.last_login.then(|| user.last_login.map(|at| zone.format(at))),
+            last_login: fields
+                .last_login
+                .then(|| user.last_login.map(|at| zone.format(at))),
             last_name: user.last_name.as_str(),
             role: user.role.as_str(),
         }

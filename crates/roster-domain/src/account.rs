@@ -14,7 +14,10 @@ pub struct TimeZoneName {
 impl TimeZoneName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let zone = TimeZone::get(raw).map_err(|_| "is not a known IANA time zone")?;
-        Ok(Self { name: raw.to_owned(), zone })
+        Ok(Self {
+            name: raw.to_owned(),
+            zone,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -111,7 +114,11 @@ pub struct AccountSettings {
 impl Account {
     /// A new account with the defaults: region `local`, `Asia/Kolkata`, VOIP off, not a
     /// trial, KYC complete, 200 requests a minute.
-    pub fn new(sid: AccountSid, settings: AccountSettings, now: Timestamp) -> Result<Self, &'static str> {
+    pub fn new(
+        sid: AccountSid,
+        settings: AccountSettings,
+        now: Timestamp,
+    ) -> Result<Self, &'static str> {
         let mut account = Account {
             name: sid.as_str().to_owned(),
             sid,
@@ -130,8 +137,15 @@ impl Account {
 
     /// Applies the settings that are present and stamps the change.
     pub fn apply(&mut self, settings: AccountSettings, now: Timestamp) {
-        let AccountSettings { name, region, timezone, voip_enabled, trial, kyc_complete, rate_limit } =
-            settings;
+        let AccountSettings {
+            name,
+            region,
+            timezone,
+            voip_enabled,
+            trial,
+            kyc_complete,
+            rate_limit,
+        } = settings;
         if let Some(name) = name {
             self.name = name;
         }
@@ -176,7 +190,10 @@ mod tests {
         let account = Account::new(sid, AccountSettings::default(), Timestamp::UNIX_EPOCH).unwrap();
         assert_eq!(account.region.as_str(), "local");
         assert_eq!(account.timezone.as_str(), "Asia/Kolkata");
-        assert_eq!((account.voip_enabled, account.trial, account.kyc_complete), (false, false, true));
+        assert_eq!(
+            (account.voip_enabled, account.trial, account.kyc_complete),
+            (false, false, true)
+        );
         assert_eq!(account.rate_limit.per_minute(), 200);
     }
 

@@ -28,7 +28,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(at: Timestamp) -> Self {
-        Self { second: AtomicI64::new(at.as_second()) }
+        Self {
+            second: AtomicI64::new(at.as_second()),
+        }
     }
 
     pub fn advance(&self, seconds: i64) {

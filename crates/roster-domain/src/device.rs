@@ -153,8 +153,14 @@ mod tests {
 
     #[test]
     fn contact_kind_follows_the_scheme() {
-        assert_eq!(ContactUri::parse("+919812345678").unwrap().kind(), DeviceKind::Tel);
-        assert_eq!(ContactUri::parse("sip:asha1a2b3c4d").unwrap().kind(), DeviceKind::Sip);
+        assert_eq!(
+            ContactUri::parse("+919812345678").unwrap().kind(),
+            DeviceKind::Tel
+        );
+        assert_eq!(
+            ContactUri::parse("sip:asha1a2b3c4d").unwrap().kind(),
+            DeviceKind::Sip
+        );
         assert!(ContactUri::parse("asha").is_err());
     }
 
@@ -168,7 +174,10 @@ mod tests {
             name: DeviceName::default_for(DeviceKind::Tel),
         }
         .into_device(user);
-        assert_eq!((phone.verified, phone.available, phone.status), (false, None, DeviceStatus::Free));
+        assert_eq!(
+            (phone.verified, phone.available, phone.status),
+            (false, None, DeviceStatus::Free)
+        );
 
         let softphone = NewDevice {
             id: DeviceId::generate(at),
@@ -176,7 +185,10 @@ mod tests {
             name: DeviceName::default_for(DeviceKind::Sip),
         }
         .into_device(user);
-        assert_eq!((softphone.verified, softphone.available), (true, Some(false)));
+        assert_eq!(
+            (softphone.verified, softphone.available),
+            (true, Some(false))
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ pub enum RuleError {
 impl RuleError {
     /// Builds the error for a value that failed its parser.
     pub fn invalid(field: Field, reason: impl Into<String>) -> Self {
-        RuleError::Invalid { field, reason: reason.into() }
+        RuleError::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 
     /// The numeric Exotel code carried in `error_data.code`.

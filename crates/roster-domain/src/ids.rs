@@ -43,7 +43,10 @@ impl AccountSid {
         if raw.is_empty() || raw.len() > 64 {
             return Err("must be 1 to 64 characters");
         }
-        if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err("may hold only ASCII letters, digits, '_' and '-'");
         }
         Ok(Self(raw.to_owned()))
@@ -60,7 +63,9 @@ pub struct RegionName(String);
 impl RegionName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let valid = (1..=32).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid {
             return Err("must be 1 to 32 lower-case letters, digits or '-'");
         }
@@ -103,11 +108,14 @@ impl UserId {
 
     /// Accepts exactly 32 lower-case hex characters, the only form roster ever hands out.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let canonical = raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let canonical =
+            raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !canonical {
             return Err("must be 32 lower-case hex characters");
         }
-        u128::from_str_radix(raw, 16).map(Self).map_err(|_| "must be 32 lower-case hex characters")
+        u128::from_str_radix(raw, 16)
+            .map(Self)
+            .map_err(|_| "must be 32 lower-case hex characters")
     }
 }
 
@@ -143,7 +151,8 @@ impl DeviceId {
     }
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let canonical = !raw.is_empty() && raw.len() <= 16 && raw.bytes().all(|b| b.is_ascii_digit());
+        let canonical =
+            !raw.is_empty() && raw.len() <= 16 && raw.bytes().all(|b| b.is_ascii_digit());
         if !canonical {
             return Err("must be a positive whole number");
         }

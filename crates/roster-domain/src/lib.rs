@@ -12,7 +12,7 @@ mod phone;
 mod sip;
 mod user;
 
-pub use account::{Account, ApiKey, AccountSettings, RateLimit, TimeZoneName};
+pub use account::{Account, AccountSettings, ApiKey, RateLimit, TimeZoneName};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{ContactUri, Device, DeviceKind, DeviceName, DeviceStatus, NewDevice};
 pub use email::Email;

@@ -33,7 +33,9 @@ impl PersonName {
         if !raw.chars().all(allowed) {
             return Err(match policy {
                 NamePolicy::Exotel => "may hold only A-Z, a-z, 0-9, '.', ''', '-' and space",
-                NamePolicy::UnicodeLetters => "may hold only letters, digits, '.', ''', '-' and space",
+                NamePolicy::UnicodeLetters => {
+                    "may hold only letters, digits, '.', ''', '-' and space"
+                }
             });
         }
         Ok(Self(raw.to_owned()))

@@ -10,8 +10,10 @@ impl E164 {
     /// Removes the spaces, hyphens, dots and parentheses people type, then requires `+`, a
     /// digit 1-9 and 7 to 14 more digits.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let compact: String =
-            raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        let compact: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
         let Some(digits) = compact.strip_prefix('+') else {
             return Err("must start with '+' and the country code");
         };

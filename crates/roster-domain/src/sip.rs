@@ -19,13 +19,18 @@ impl SipUri {
             None => (rest, None),
         };
         let user_ok = (1..=64).contains(&user.len())
-            && user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+            && user
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         if !user_ok {
-            return Err("the user part must be 1 to 64 lower-case letters, digits, '.', '_' or '-'");
+            return Err(
+                "the user part must be 1 to 64 lower-case letters, digits, '.', '_' or '-'",
+            );
         }
         let host_ok = host.is_none_or(|h| {
             (1..=253).contains(&h.len())
-                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
         });
         if !host_ok {
             return Err("the host after '@' is not a valid host name");
@@ -100,7 +105,14 @@ mod tests {
 
     #[test]
     fn other_schemes_and_upper_case_are_refused() {
-        for bad in ["tel:+9198", "sip:", "sip:Arjun", "sips:arjun", "sip:a b", "sip:a@"] {
+        for bad in [
+            "tel:+9198",
+            "sip:",
+            "sip:Arjun",
+            "sips:arjun",
+            "sip:a b",
+            "sip:a@",
+        ] {
             assert!(SipUri::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -81,7 +81,11 @@ impl User {
     /// `true` while any of the user's devices is on a call; `None` when devices were not read.
     pub fn active_call(&self) -> Option<bool> {
         let devices = self.devices.as_ref()?;
-        Some(devices.iter().any(|d| d.status == crate::DeviceStatus::Busy))
+        Some(
+            devices
+                .iter()
+                .any(|d| d.status == crate::DeviceStatus::Busy),
+        )
     }
 }
 
@@ -101,6 +105,12 @@ impl NewUser {
     /// The record the new user becomes once stored, with its devices.
     pub fn into_user(self) -> User {
         let id = self.id;
+        let mut devices: Vec<_> = self
+            .devices
+            .into_iter()
+            .map(|d| d.into_device(id))
+            .collect();
+        devices.sort_by_key(|d| d.id);
         User {
             id,
             first_name: self.first_name,
@@ -111,7 +121,7 @@ impl NewUser {
             date_created: self.created_at,
             date_updated: self.created_at,
             last_login: None,
-            devices: Some(self.devices.into_iter().map(|d| d.into_device(id)).collect()),
+            devices: Some(devices),
         }
     }
 }

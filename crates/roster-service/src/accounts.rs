@@ -28,7 +28,11 @@ impl AccountStatus {
 }
 
 impl Directory {
-    pub async fn create_account(&self, sid: &str, settings: AccountSettings) -> Result<Account, ServiceError> {
+    pub async fn create_account(
+        &self,
+        sid: &str,
+        settings: AccountSettings,
+    ) -> Result<Account, ServiceError> {
         let sid = AccountSid::parse(sid).map_err(|reason| ServiceError::setting("sid", reason))?;
         let account = Account::new(sid, settings, self.clock.now())
             .map_err(|reason| ServiceError::setting("account", reason))?;
@@ -44,7 +48,11 @@ impl Directory {
         }
     }
 
-    pub async fn update_account(&self, sid: &str, settings: AccountSettings) -> Result<Account, ServiceError> {
+    pub async fn update_account(
+        &self,
+        sid: &str,
+        settings: AccountSettings,
+    ) -> Result<Account, ServiceError> {
         let mut account = Account::clone(self.require_account(sid).await?.as_ref());
         account.apply(settings, self.clock.now());
         if !self.store.update_account(&account).await? {

@@ -90,9 +90,9 @@ impl Directory {
         };
         match self.store.create_api_key(&key).await {
             Ok(()) => Ok(IssuedKey { key, token }),
-            Err(roster_store::StoreError::Conflict(Conflict::ApiKeyExists)) => {
-                Err(ServiceError::setting("api_key", "a generated key clashed; try again"))
-            }
+            Err(roster_store::StoreError::Conflict(Conflict::ApiKeyExists)) => Err(
+                ServiceError::setting("api_key", "a generated key clashed; try again"),
+            ),
             Err(other) => Err(other.into()),
         }
     }

@@ -19,13 +19,19 @@ pub enum ServiceError {
     KeyNotFound(String),
     /// An operator setting with a bad value, named by its setting.
     #[error("invalid {setting}: {reason}")]
-    InvalidSetting { setting: &'static str, reason: String },
+    InvalidSetting {
+        setting: &'static str,
+        reason: String,
+    },
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
 
 impl ServiceError {
     pub(crate) fn setting(setting: &'static str, reason: impl Into<String>) -> Self {
-        ServiceError::InvalidSetting { setting, reason: reason.into() }
+        ServiceError::InvalidSetting {
+            setting,
+            reason: reason.into(),
+        }
     }
 }

@@ -29,7 +29,8 @@ impl RateDecision {
 /// Counts requests against an account's budget.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
-    async fn acquire(&self, account: &AccountSid, limit: RateLimit, now: Timestamp) -> RateDecision;
+    async fn acquire(&self, account: &AccountSid, limit: RateLimit, now: Timestamp)
+        -> RateDecision;
 }
 
 /// A budget kept in this process's memory: exact on one node.
@@ -50,23 +51,43 @@ impl LocalRateLimiter {
         let limit = limit.per_minute();
         let Ok(mut windows) = self.windows.lock() else {
             // A poisoned lock means a panic elsewhere; refusing nothing beats refusing all.
-            return RateDecision { allowed: true, limit, remaining: limit, reset };
+            return RateDecision {
+                allowed: true,
+                limit,
+                remaining: limit,
+                reset,
+            };
         };
         let entry = windows.entry(key.clone()).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
         if entry.1 >= limit {
-            return RateDecision { allowed: false, limit, remaining: 0, reset };
+            return RateDecision {
+                allowed: false,
+                limit,
+                remaining: 0,
+                reset,
+            };
         }
         entry.1 += 1;
-        RateDecision { allowed: true, limit, remaining: limit - entry.1, reset }
+        RateDecision {
+            allowed: true,
+            limit,
+            remaining: limit - entry.1,
+            reset,
+        }
     }
 }
 
 #[async_trait]
 impl RateLimiter for LocalRateLimiter {
-    async fn acquire(&self, account: &AccountSid, limit: RateLimit, now: Timestamp) -> RateDecision {
+    async fn acquire(
+        &self,
+        account: &AccountSid,
+        limit: RateLimit,
+        now: Timestamp,
+    ) -> RateDecision {
         self.decide(account, limit, now)
     }
 }
@@ -82,13 +103,19 @@ mod tests {
         let limit = RateLimit::new(3).unwrap();
         let start = Timestamp::from_second(1_700_000_040).unwrap();
 
-        let remaining: Vec<u32> = (0..3).map(|_| limiter.decide(&sid, limit, start).remaining).collect();
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| limiter.decide(&sid, limit, start).remaining)
+            .collect();
         let refused = limiter.decide(&sid, limit, start);
-        let next_minute = limiter.decide(&sid, limit, Timestamp::from_second(1_700_000_060).unwrap());
+        let next_minute =
+            limiter.decide(&sid, limit, Timestamp::from_second(1_700_000_060).unwrap());
 
         assert_eq!(remaining, [2, 1, 0]);
         assert!(!refused.allowed);
-        assert_eq!((refused.reset, refused.retry_after(start)), (1_700_000_060, 20));
+        assert_eq!(
+            (refused.reset, refused.retry_after(start)),
+            (1_700_000_060, 20)
+        );
         assert!(next_minute.allowed && next_minute.remaining == 2);
     }
 
@@ -97,8 +124,20 @@ mod tests {
         let limiter = LocalRateLimiter::new();
         let limit = RateLimit::new(1).unwrap();
         let now = Timestamp::from_second(0).unwrap();
-        assert!(limiter.decide(&AccountSid::parse("a").unwrap(), limit, now).allowed);
-        assert!(limiter.decide(&AccountSid::parse("b").unwrap(), limit, now).allowed);
-        assert!(!limiter.decide(&AccountSid::parse("a").unwrap(), limit, now).allowed);
+        assert!(
+            limiter
+                .decide(&AccountSid::parse("a").unwrap(), limit, now)
+                .allowed
+        );
+        assert!(
+            limiter
+                .decide(&AccountSid::parse("b").unwrap(), limit, now)
+                .allowed
+        );
+        assert!(
+            !limiter
+                .decide(&AccountSid::parse("a").unwrap(), limit, now)
+                .allowed
+        );
     }
 }

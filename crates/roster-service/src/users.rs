@@ -26,14 +26,20 @@ pub struct CreateUser {
 impl Directory {
     /// Creates a user and the devices the rules give it: a phone from
     /// `device_contact_uri`, and on a VOIP account a softphone too.
-    pub async fn create_user(&self, account: &Account, input: CreateUser) -> Result<User, ServiceError> {
+    pub async fn create_user(
+        &self,
+        account: &Account,
+        input: CreateUser,
+    ) -> Result<User, ServiceError> {
         let now = self.clock.now();
         let mut user = self.validate_new_user(account, input, now)?;
 
         for attempt in 1..=ID_ATTEMPTS {
             match self.store.create_user(&account.sid, &user).await {
                 Ok(created) => return Ok(created),
-                Err(StoreError::Conflict(Conflict::Email)) => return Err(RuleError::EmailTaken.into()),
+                Err(StoreError::Conflict(Conflict::Email)) => {
+                    return Err(RuleError::EmailTaken.into())
+                }
                 Err(StoreError::Conflict(Conflict::Number)) => {
                     return Err(RuleError::NumberTakenOnCreate.into())
                 }
@@ -49,7 +55,12 @@ impl Directory {
     }
 
     /// Reads one user of the account. A malformed id is simply not found.
-    pub async fn get_user(&self, account: &Account, id: &str, fields: UserFields) -> Result<User, ServiceError> {
+    pub async fn get_user(
+        &self,
+        account: &Account,
+        id: &str,
+        fields: UserFields,
+    ) -> Result<User, ServiceError> {
         let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
         let user = self.store.user(&account.sid, id, fields).await?;
         Ok(user.ok_or(RuleError::UserNotFound)?)
@@ -66,10 +77,10 @@ impl Directory {
         let first_name = present(input.first_name).ok_or(RuleError::Missing(Field::FirstName))?;
         let last_name = present(input.last_name).ok_or(RuleError::Missing(Field::LastName))?;
         let policy = self.options.names;
-        let first_name =
-            PersonName::parse(&first_name, policy).map_err(|r| RuleError::invalid(Field::FirstName, r))?;
-        let last_name =
-            PersonName::parse(&last_name, policy).map_err(|r| RuleError::invalid(Field::LastName, r))?;
+        let first_name = PersonName::parse(&first_name, policy)
+            .map_err(|r| RuleError::invalid(Field::FirstName, r))?;
+        let last_name = PersonName::parse(&last_name, policy)
+            .map_err(|r| RuleError::invalid(Field::LastName, r))?;
         let email = present(input.email)
             .map(|raw| Email::parse(&raw).map_err(|r| RuleError::invalid(Field::Email, r)))
             .transpose()?;
@@ -87,7 +98,9 @@ impl Directory {
             None => return Err(RuleError::ContactRequired),
         };
         let device_name = present(input.device_name)
-            .map(|raw| DeviceName::parse(&raw).map_err(|r| RuleError::invalid(Field::DeviceName, r)))
+            .map(|raw| {
+                DeviceName::parse(&raw).map_err(|r| RuleError::invalid(Field::DeviceName, r))
+            })
             .transpose()?;
 
         let mut devices = Vec::with_capacity(2);
@@ -101,11 +114,22 @@ impl Directory {
         if account.voip_enabled {
             devices.push(NewDevice {
                 id: DeviceId::generate(now),
-                contact_uri: ContactUri::Sip(SipUri::for_person(first_name.as_str(), last_name.as_str())),
+                contact_uri: ContactUri::Sip(SipUri::for_person(
+                    first_name.as_str(),
+                    last_name.as_str(),
+                )),
                 name: DeviceName::default_for(DeviceKind::Sip),
             });
         }
-        Ok(NewUser { id: UserId::generate(), first_name, last_name, email, role, devices, created_at: now })
+        Ok(NewUser {
+            id: UserId::generate(),
+            first_name,
+            last_name,
+            email,
+            role,
+            devices,
+            created_at: now,
+        })
     }
 }
 

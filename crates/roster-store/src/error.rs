@@ -15,7 +15,9 @@ pub enum Conflict {
 pub enum StoreError {
     #[error("unique key clash: {0:?}")]
     Conflict(Conflict),
-    #[error("database schema version {found} is newer than this roster knows ({known}); upgrade roster")]
+    #[error(
+        "database schema version {found} is newer than this roster knows ({known}); upgrade roster"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is malformed: {0}")]
     Corrupt(String),

@@ -14,7 +14,12 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
     /// Database: a SQLite file path (or `sqlite://PATH`). Default: roster.db
-    #[arg(long = "database", env = "ROSTER_DATABASE_URL", global = true, value_name = "URL")]
+    #[arg(
+        long = "database",
+        env = "ROSTER_DATABASE_URL",
+        global = true,
+        value_name = "URL"
+    )]
     pub database: Option<String>,
 
     /// A TOML file with settings; flags and environment override it.
@@ -87,33 +92,59 @@ impl Settings {
         };
         let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
 
-        let listen = pick(&serve.listen, file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let listen = listen
-            .parse()
-            .map_err(|_| invalid("listen", format!("'{listen}' is not an address like 127.0.0.1:8080")))?;
-        let database = parse_database(&pick(&storage.database, file.database_url).unwrap_or_else(|| "roster.db".to_owned()))?;
+        let listen =
+            pick(&serve.listen, file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen = listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("'{listen}' is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let database = parse_database(
+            &pick(&storage.database, file.database_url).unwrap_or_else(|| "roster.db".to_owned()),
+        )?;
         let region = pick(&serve.region, file.region).unwrap_or_else(|| "local".to_owned());
         let region = RegionName::parse(&region).map_err(|reason| invalid("region", reason))?;
         let log_format = match pick(&serve.log_format, file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(invalid("log_format", format!("'{other}' is neither text nor json"))),
+            Some(other) => {
+                return Err(invalid(
+                    "log_format",
+                    format!("'{other}' is neither text nor json"),
+                ))
+            }
         };
-        let token_pepper = std::env::var("ROSTER_TOKEN_PEPPER").ok().or(file.token_pepper);
+        let token_pepper = std::env::var("ROSTER_TOKEN_PEPPER")
+            .ok()
+            .or(file.token_pepper);
         if token_pepper.as_ref().is_some_and(|p| p.len() < 16) {
             return Err(invalid("token_pepper", "must be at least 16 characters"));
         }
         let names = match file.name_policy.as_deref() {
             None | Some("exotel") => NamePolicy::Exotel,
             Some("unicode") => NamePolicy::UnicodeLetters,
-            Some(other) => return Err(invalid("name_policy", format!("'{other}' is neither exotel nor unicode"))),
+            Some(other) => {
+                return Err(invalid(
+                    "name_policy",
+                    format!("'{other}' is neither exotel nor unicode"),
+                ))
+            }
         };
         let auth_failures_per_minute = file.auth_failures_per_minute.unwrap_or(30);
         if auth_failures_per_minute < 10 {
             return Err(invalid("auth_failures_per_minute", "must be at least 10"));
         }
 
-        Ok(Self { listen, database, region, log_format, token_pepper, names, auth_failures_per_minute })
+        Ok(Self {
+            listen,
+            database,
+            region,
+            log_format,
+            token_pepper,
+            names,
+            auth_failures_per_minute,
+        })
     }
 }
 
@@ -128,9 +159,15 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
 
 fn parse_database(raw: &str) -> anyhow::Result<Database> {
     if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        bail!(invalid("database", "PostgreSQL is not supported by this build yet; use a SQLite path"));
+        bail!(invalid(
+            "database",
+            "PostgreSQL is not supported by this build yet; use a SQLite path"
+        ));
     }
-    let path = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")).unwrap_or(raw);
+    let path = raw
+        .strip_prefix("sqlite://")
+        .or_else(|| raw.strip_prefix("sqlite:"))
+        .unwrap_or(raw);
     if path.is_empty() {
         return Err(invalid("database", "the SQLite path is empty"));
     }
@@ -146,7 +183,10 @@ mod tests {
     use super::*;
 
     fn storage(database: Option<&str>) -> StorageArgs {
-        StorageArgs { database: database.map(str::to_owned), config: None }
+        StorageArgs {
+            database: database.map(str::to_owned),
+            config: None,
+        }
     }
 
     #[test]
@@ -159,19 +199,35 @@ mod tests {
 
     #[test]
     fn a_bad_value_is_reported_by_its_setting() {
-        let serve = ServeArgs { listen: Some("nowhere".to_owned()), ..ServeArgs::default() };
-        let error = Settings::load(&storage(None), &serve).unwrap_err().to_string();
+        let serve = ServeArgs {
+            listen: Some("nowhere".to_owned()),
+            ..ServeArgs::default()
+        };
+        let error = Settings::load(&storage(None), &serve)
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("invalid setting listen"), "{error}");
 
-        let serve = ServeArgs { region: Some("Mumbai!".to_owned()), ..ServeArgs::default() };
-        let error = Settings::load(&storage(None), &serve).unwrap_err().to_string();
+        let serve = ServeArgs {
+            region: Some("Mumbai!".to_owned()),
+            ..ServeArgs::default()
+        };
+        let error = Settings::load(&storage(None), &serve)
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("invalid setting region"), "{error}");
     }
 
     #[test]
     fn sqlite_urls_and_plain_paths_name_the_same_file() {
-        assert_eq!(parse_database("sqlite://data/r.db").unwrap(), Database::Sqlite("data/r.db".into()));
-        assert_eq!(parse_database("sqlite:r.db").unwrap(), Database::Sqlite("r.db".into()));
+        assert_eq!(
+            parse_database("sqlite://data/r.db").unwrap(),
+            Database::Sqlite("data/r.db".into())
+        );
+        assert_eq!(
+            parse_database("sqlite:r.db").unwrap(),
+            Database::Sqlite("r.db".into())
+        );
         assert!(parse_database("sqlite://").is_err());
     }
 
@@ -180,15 +236,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roster.toml");
         std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nregion = \"mumbai\"\n").unwrap();
-        let args = StorageArgs { database: None, config: Some(path.clone()) };
-        let serve = ServeArgs { region: Some("singapore".to_owned()), ..ServeArgs::default() };
+        let args = StorageArgs {
+            database: None,
+            config: Some(path.clone()),
+        };
+        let serve = ServeArgs {
+            region: Some("singapore".to_owned()),
+            ..ServeArgs::default()
+        };
 
         let settings = Settings::load(&args, &serve).unwrap();
         assert_eq!(settings.listen.port(), 9000);
         assert_eq!(settings.region.as_str(), "singapore");
 
         std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
-        let error = Settings::load(&args, &ServeArgs::default()).unwrap_err().to_string();
+        let error = Settings::load(&args, &ServeArgs::default())
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("invalid setting config"), "{error}");
     }
 }

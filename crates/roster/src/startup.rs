@@ -43,8 +43,15 @@ pub async fn open_directory(
             .await
             .context("cannot read the token pepper from the database")?,
     };
-    let options = DirectoryOptions { names: settings.names };
-    Ok(Arc::new(Directory::new(store, clock, TokenHasher::new(&pepper), options)))
+    let options = DirectoryOptions {
+        names: settings.names,
+    };
+    Ok(Arc::new(Directory::new(
+        store,
+        clock,
+        TokenHasher::new(&pepper),
+        options,
+    )))
 }
 
 /// A bound, ready server.
@@ -65,7 +72,10 @@ impl Server {
             failed_auth: Arc::new(FailedAuthLimiter::new(settings.auth_failures_per_minute)),
             region: settings.region.clone(),
         };
-        Ok(Self { listener, router: roster_api::router(state) })
+        Ok(Self {
+            listener,
+            router: roster_api::router(state),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -74,13 +84,18 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops accepting, lets requests in flight
     /// finish for a bounded time, and returns.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
             let _ = stopping_tx.send(true);
         };
-        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(signal);
 
         let deadline = async move {

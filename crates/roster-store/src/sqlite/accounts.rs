@@ -11,22 +11,35 @@ use crate::StoreError;
 const ACCOUNT_COLUMNS: &str = "sid, name, region, timezone, voip_enabled, trial, kyc_complete, \
      rate_limit_per_minute, date_created, date_updated";
 
-pub(super) fn secret(conn: &Connection, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+pub(super) fn secret(
+    conn: &Connection,
+    name: &str,
+    make: fn() -> Vec<u8>,
+) -> Result<Vec<u8>, StoreError> {
     let existing: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM roster_secrets WHERE name = ?1", [name], |row| row.get(0))
+        .query_row(
+            "SELECT value FROM roster_secrets WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
         .optional()
         .map_err(backend)?;
     if let Some(value) = existing {
         return Ok(value);
     }
     let value = make();
-    conn.execute("INSERT INTO roster_secrets (name, value) VALUES (?1, ?2)", (name, &value))
-        .map_err(write_error)?;
+    conn.execute(
+        "INSERT INTO roster_secrets (name, value) VALUES (?1, ?2)",
+        (name, &value),
+    )
+    .map_err(write_error)?;
     Ok(value)
 }
 
 pub(super) fn insert(conn: &Connection, account: &Account) -> Result<(), StoreError> {
-    let sql = format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    let sql = format!(
+        "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    );
     conn.execute(
         &sql,
         (
@@ -71,7 +84,10 @@ pub(super) fn update(conn: &Connection, account: &Account) -> Result<bool, Store
 pub(super) fn find(conn: &Connection, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE sid = ?1");
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
-    let row = statement.query_row([sid.as_str()], AccountRow::read).optional().map_err(backend)?;
+    let row = statement
+        .query_row([sid.as_str()], AccountRow::read)
+        .optional()
+        .map_err(backend)?;
     row.map(AccountRow::into_account).transpose()
 }
 
@@ -79,7 +95,8 @@ pub(super) fn all(conn: &Connection) -> Result<Vec<Account>, StoreError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY sid");
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = statement.query_map([], AccountRow::read).map_err(backend)?;
-    rows.map(|row| row.map_err(backend).and_then(AccountRow::into_account)).collect()
+    rows.map(|row| row.map_err(backend).and_then(AccountRow::into_account))
+        .collect()
 }
 
 pub(super) fn insert_key(conn: &Connection, key: &ApiKey) -> Result<(), StoreError> {
@@ -122,13 +139,19 @@ pub(super) fn find_key(conn: &Connection, id: &ApiKeyId) -> Result<Option<ApiKey
     Ok(Some(ApiKey {
         id: stored("api key", ApiKeyId::parse(&key))?,
         account: stored("api key account", AccountSid::parse(&account))?,
-        token_hash: hash.try_into().map_err(|_| StoreError::corrupt("api key hash length"))?,
+        token_hash: hash
+            .try_into()
+            .map_err(|_| StoreError::corrupt("api key hash length"))?,
         date_created: timestamp(created)?,
         date_revoked: optional_timestamp(revoked)?,
     }))
 }
 
-pub(super) fn revoke_key(conn: &Connection, id: &ApiKeyId, at: Timestamp) -> Result<bool, StoreError> {
+pub(super) fn revoke_key(
+    conn: &Connection,
+    id: &ApiKeyId,
+    at: Timestamp,
+) -> Result<bool, StoreError> {
     let changed = conn
         .execute(
             "UPDATE api_keys SET date_revoked = COALESCE(date_revoked, ?2) WHERE key = ?1",

@@ -21,10 +21,17 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     )
     .map_err(backend)?;
     let current: i64 = conn
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM roster_migrations", [], |row| row.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM roster_migrations",
+            [],
+            |row| row.get(0),
+        )
         .map_err(backend)?;
     if current > KNOWN_VERSION {
-        return Err(StoreError::SchemaTooNew { found: current, known: KNOWN_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: KNOWN_VERSION,
+        });
     }
 
     for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {

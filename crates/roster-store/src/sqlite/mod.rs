@@ -38,12 +38,19 @@ impl SqliteStore {
         configure(&conn)?;
         migrate::apply(&mut conn)?;
         let writer = Writer::spawn(conn).map_err(|e| StoreError::Backend(e.into()))?;
-        Ok(Self { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()) })
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     /// Runs `read` on a pooled read-only connection, on the caller's thread: a point read
     /// takes microseconds, less than a hop to another thread would.
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let pooled = self.readers.lock().map_err(|_| poisoned())?.pop();
         let conn = match pooled {
             Some(conn) => conn,
@@ -60,7 +67,8 @@ impl SqliteStore {
     fn open_reader(&self) -> Result<Connection, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(conn)
     }
@@ -75,7 +83,8 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
          PRAGMA foreign_keys = ON;",
     )
     .map_err(backend)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -91,17 +100,23 @@ fn poisoned() -> StoreError {
 impl Store for SqliteStore {
     async fn secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
         let name = name.to_owned();
-        self.writer.write(move |conn| accounts::secret(conn, &name, make)).await
+        self.writer
+            .write(move |conn| accounts::secret(conn, &name, make))
+            .await
     }
 
     async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
         let account = account.clone();
-        self.writer.write(move |conn| accounts::insert(conn, &account)).await
+        self.writer
+            .write(move |conn| accounts::insert(conn, &account))
+            .await
     }
 
     async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
         let account = account.clone();
-        self.writer.write(move |conn| accounts::update(conn, &account)).await
+        self.writer
+            .write(move |conn| accounts::update(conn, &account))
+            .await
     }
 
     async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
@@ -114,7 +129,9 @@ impl Store for SqliteStore {
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let key = key.clone();
-        self.writer.write(move |conn| accounts::insert_key(conn, &key)).await
+        self.writer
+            .write(move |conn| accounts::insert_key(conn, &key))
+            .await
     }
 
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
@@ -123,12 +140,16 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool, StoreError> {
         let id = id.clone();
-        self.writer.write(move |conn| accounts::revoke_key(conn, &id, at)).await
+        self.writer
+            .write(move |conn| accounts::revoke_key(conn, &id, at))
+            .await
     }
 
     async fn create_user(&self, account: &AccountSid, user: &NewUser) -> Result<User, StoreError> {
         let (account, user) = (account.clone(), user.clone());
-        self.writer.write(move |conn| users::insert(conn, &account, user)).await
+        self.writer
+            .write(move |conn| users::insert(conn, &account, user))
+            .await
     }
 
     async fn user(

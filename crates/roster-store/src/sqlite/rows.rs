@@ -24,7 +24,9 @@ pub(crate) fn stored<T>(what: &str, parsed: Result<T, &'static str>) -> Result<T
 /// SQLite names in its message.
 pub(crate) fn write_error(cause: rusqlite::Error) -> StoreError {
     let clash = match &cause {
-        rusqlite::Error::SqliteFailure(err, Some(message)) if err.code == ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(err, Some(message))
+            if err.code == ErrorCode::ConstraintViolation =>
+        {
             conflict_named_by(message)
         }
         _ => None,

@@ -10,7 +10,11 @@ use super::backend;
 use super::rows::{optional_timestamp, stored, timestamp, write_error};
 use crate::StoreError;
 
-pub(super) fn insert(conn: &Connection, account: &AccountSid, user: NewUser) -> Result<User, StoreError> {
+pub(super) fn insert(
+    conn: &Connection,
+    account: &AccountSid,
+    user: NewUser,
+) -> Result<User, StoreError> {
     let user = user.into_user();
     let id = user.id.to_string();
     let mut insert_user = conn
@@ -89,7 +93,11 @@ pub(super) fn find(
     Ok(Some(user))
 }
 
-fn devices_of(conn: &Connection, account: &AccountSid, user: UserId) -> Result<Vec<Device>, StoreError> {
+fn devices_of(
+    conn: &Connection,
+    account: &AccountSid,
+    user: UserId,
+) -> Result<Vec<Device>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT id, contact_uri, name, verified, available, busy
@@ -111,13 +119,22 @@ fn devices_of(conn: &Connection, account: &AccountSid, user: UserId) -> Result<V
     rows.map(|row| {
         let (id, contact, name, verified, available, busy) = row.map_err(backend)?;
         Ok(Device {
-            id: stored("device id", u64::try_from(id).map_err(|_| "negative").and_then(DeviceId::from_u64))?,
+            id: stored(
+                "device id",
+                u64::try_from(id)
+                    .map_err(|_| "negative")
+                    .and_then(DeviceId::from_u64),
+            )?,
             user_id: user,
             contact_uri: stored("device contact", ContactUri::parse(&contact))?,
             name: stored("device name", DeviceName::parse(&name))?,
             verified,
             available,
-            status: if busy { DeviceStatus::Busy } else { DeviceStatus::Free },
+            status: if busy {
+                DeviceStatus::Busy
+            } else {
+                DeviceStatus::Free
+            },
         })
     })
     .collect()
@@ -158,7 +175,12 @@ impl UserRow {
             id: stored("user id", UserId::parse(&self.id))?,
             first_name: stored("first name", PersonName::parse(&self.first_name, policy))?,
             last_name: stored("last name", PersonName::parse(&self.last_name, policy))?,
-            email: self.email.as_deref().map(Email::parse).transpose().map_err(|r| StoreError::corrupt(format!("email: {r}")))?,
+            email: self
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|r| StoreError::corrupt(format!("email: {r}")))?,
             email_verified: self.email_verified,
             role: stored("role", Role::parse(&self.role))?,
             date_created: timestamp(self.date_created)?,

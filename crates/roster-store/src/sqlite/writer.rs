@@ -116,7 +116,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             continue;
         }
         let (failed, reply) = job.run(conn);
-        let undo = if failed { "ROLLBACK TO job; RELEASE job" } else { "RELEASE job" };
+        let undo = if failed {
+            "ROLLBACK TO job; RELEASE job"
+        } else {
+            "RELEASE job"
+        };
         if let Err(cause) = conn.execute_batch(undo) {
             tracing::error!(error = %cause, "failed to close a write savepoint");
         }

@@ -57,17 +57,33 @@ pub(crate) struct SettingsArgs {
 impl SettingsArgs {
     fn parse(self) -> anyhow::Result<AccountSettings> {
         let bad = |setting: &str, reason: &str| anyhow::anyhow!("invalid --{setting}: {reason}");
-        if self.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100) {
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
+        {
             return Err(bad("name", "must be 1 to 100 characters"));
         }
         Ok(AccountSettings {
             name: self.name,
-            region: self.region.map(|r| RegionName::parse(&r)).transpose().map_err(|r| bad("region", r))?,
-            timezone: self.timezone.map(|t| TimeZoneName::parse(&t)).transpose().map_err(|r| bad("timezone", r))?,
+            region: self
+                .region
+                .map(|r| RegionName::parse(&r))
+                .transpose()
+                .map_err(|r| bad("region", r))?,
+            timezone: self
+                .timezone
+                .map(|t| TimeZoneName::parse(&t))
+                .transpose()
+                .map_err(|r| bad("timezone", r))?,
             voip_enabled: self.voip,
             trial: self.trial,
             kyc_complete: self.kyc_complete,
-            rate_limit: self.rate_limit.map(RateLimit::new).transpose().map_err(|r| bad("rate-limit", r))?,
+            rate_limit: self
+                .rate_limit
+                .map(RateLimit::new)
+                .transpose()
+                .map_err(|r| bad("rate-limit", r))?,
         })
     }
 }

@@ -24,7 +24,10 @@ pub(crate) async fn run(directory: &Directory, command: KeysCommand) -> anyhow::
     match command {
         KeysCommand::Create { sid } => {
             let issued = directory.issue_key(&sid).await?;
-            print_json(&IssuedKeyView { api_key: issued.key.id.as_str(), api_token: issued.token.expose() })
+            print_json(&IssuedKeyView {
+                api_key: issued.key.id.as_str(),
+                api_token: issued.token.expose(),
+            })
         }
         KeysCommand::Revoke { api_key } => {
             directory.revoke_key(&api_key).await?;

@@ -16,7 +16,11 @@ use crate::config::{ServeArgs, Settings, StorageArgs};
 use crate::startup;
 
 #[derive(Debug, Parser)]
-#[command(name = "roster", version, about = "Exotel's CCM v2 Users API, self-hosted")]
+#[command(
+    name = "roster",
+    version,
+    about = "Exotel's CCM v2 Users API, self-hosted"
+)]
 pub struct Cli {
     #[command(flatten)]
     storage: StorageArgs,

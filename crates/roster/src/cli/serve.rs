@@ -26,7 +26,11 @@ pub(crate) async fn run(storage: &StorageArgs, command: ServeCommand) -> anyhow:
 
     let store = startup::open_store(&settings.database)?;
     let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;
-    let demo = if command.demo { Some(prepare_demo(&directory).await?) } else { None };
+    let demo = if command.demo {
+        Some(prepare_demo(&directory).await?)
+    } else {
+        None
+    };
     let server = Server::bind(&settings, directory).await?;
     let address = server.local_addr()?;
     tracing::info!(listen = %address, region = %settings.region, "roster is serving");
@@ -50,18 +54,32 @@ async fn prepare_demo(directory: &Directory) -> anyhow::Result<Demo> {
     let created = match directory.account(&sid).await? {
         Some(_) => false,
         None => {
-            let settings = AccountSettings { name: Some("Demo".to_owned()), ..AccountSettings::default() };
+            let settings = AccountSettings {
+                name: Some("Demo".to_owned()),
+                ..AccountSettings::default()
+            };
             directory.create_account("demo", settings).await?;
             true
         }
     };
     let issued = directory.issue_key("demo").await?;
-    Ok(Demo { created, key: issued.key.id.to_string(), token: issued.token.expose().to_owned() })
+    Ok(Demo {
+        created,
+        key: issued.key.id.to_string(),
+        token: issued.token.expose().to_owned(),
+    })
 }
 
 fn print_demo(demo: &Demo, address: std::net::SocketAddr) {
-    let base = format!("http://{}:{}@{address}/v2/accounts/demo", demo.key, demo.token);
-    let state = if demo.created { "created account demo" } else { "account demo already existed" };
+    let base = format!(
+        "http://{}:{}@{address}/v2/accounts/demo",
+        demo.key, demo.token
+    );
+    let state = if demo.created {
+        "created account demo"
+    } else {
+        "account demo already existed"
+    };
     println!(
         "\n{state}; issued it a new key (the token is shown only now):\n\
          \n  api_key:   {key}\n  api_token: {token}\n\

@@ -1,0 +1,111 @@
+//! What every answer shares, and the framework's own refusals in the same envelope.
+
+use std::collections::HashSet;
+
+use crate::helpers::{logs, TestApp};
+
+#[tokio::test]
+async fn every_request_gets_its_own_request_id() {
+    let app = TestApp::spawn().await;
+    let path = "/v2/accounts/acme/users/9f7100ea9a484b75aadefa94303f62eb";
+
+    let mut ids = HashSet::new();
+    for _ in 0..20 {
+        let answer = app.get(&app.acme, path).await;
+        answer.assert_error(404, Some(10801));
+        ids.insert(answer.body["request_id"].as_str().unwrap().to_owned());
+    }
+
+    assert_eq!(ids.len(), 20);
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_not_found() {
+    let app = TestApp::spawn().await;
+
+    for path in [
+        "/",
+        "/v2",
+        "/v2/accounts/acme",
+        "/v2/accounts/acme/agents",
+        "/v3/accounts/acme/users",
+    ] {
+        app.get(&app.acme, path).await.assert_error(404, Some(1000));
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_refused_with_the_allowed_ones() {
+    let app = TestApp::spawn().await;
+    let request = app.client().delete(app.url("/v2/accounts/acme/users"));
+
+    let answer = app.send(request).await;
+
+    answer.assert_error(405, Some(1007));
+    assert_eq!(answer.body["method"], "DELETE");
+    assert_eq!(answer.header("allow"), Some("POST"));
+}
+
+#[tokio::test]
+async fn a_storage_failure_is_an_opaque_500_logged_with_its_request_id() {
+    let app = TestApp::spawn().await;
+    let id = app.create_user(&app.acme, TestApp::new_user(1)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sabotage = rusqlite::Connection::open(&app.db_path).unwrap();
+    sabotage
+        .execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE devices;")
+        .unwrap();
+
+    let answer = app
+        .get(
+            &app.acme,
+            &format!("/v2/accounts/acme/users/{id}?fields=devices"),
+        )
+        .await;
+
+    answer.assert_error(500, Some(1004));
+    let text = answer.body.to_string();
+    assert!(
+        !text.contains("devices") && !text.contains("sqlite") && !text.contains("table"),
+        "{text}"
+    );
+    let request_id = answer.body["request_id"].as_str().unwrap();
+    let logged = logs();
+    let line = logged
+        .lines()
+        .find(|l| l.contains(request_id) && l.contains("ERROR"));
+    assert!(
+        line.is_some_and(|l| l.contains("no such table")),
+        "no error line for {request_id}"
+    );
+}
+
+#[tokio::test]
+async fn each_request_is_logged_once_without_its_credentials() {
+    let app = TestApp::spawn().await;
+    let path = "/v2/accounts/acme/users/9f7100ea9a484b75aadefa94303f62eb";
+
+    let answer = app.get(&app.acme, path).await;
+
+    let request_id = answer.body["request_id"].as_str().unwrap();
+    let logged = logs();
+    let lines: Vec<&str> = logged.lines().filter(|l| l.contains(request_id)).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    for expected in [
+        "request completed",
+        "GET",
+        path,
+        "404",
+        "account.sid",
+        "latency_us",
+    ] {
+        assert!(
+            lines[0].contains(expected),
+            "{expected} missing from {}",
+            lines[0]
+        );
+    }
+    assert!(!logged.contains(&app.acme.token));
+}
