@@ -5,10 +5,15 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use roster_domain::Field;
+use std::ops::RangeInclusive;
+
+use roster_domain::{Field, RuleError};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+
+/// Most values one comma-list filter may hold.
+const MAX_LIST_ITEMS: usize = 50;
 
 /// Largest accepted body.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -26,6 +31,39 @@ impl JsonObject {
             Some(Value::String(text)) => Ok(Some(text.clone())),
             Some(_) => Err(wrong_type(field, "a string")),
         }
+    }
+}
+
+impl JsonObject {
+    /// A boolean field, or 400 / 1007 when the field holds another JSON type.
+    pub(crate) fn boolean(&self, field: Field) -> Result<Option<bool>, ApiError> {
+        match self.0.get(field.wire_name()) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(*value)),
+            Some(_) => Err(wrong_type(field, "true or false")),
+        }
+    }
+
+    /// Whether the body names `field` with a value other than `null`, whatever its type.
+    pub(crate) fn has(&self, field: Field) -> bool {
+        !matches!(self.0.get(field.wire_name()), None | Some(Value::Null))
+    }
+}
+
+/// A body that may be empty: `None` for no bytes (or only whitespace), else a JSON object.
+#[derive(Debug, Default)]
+pub(crate) struct OptionalJsonObject(pub(crate) Option<JsonObject>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        check_content_type(request.headers())?;
+        let bytes = read_body(request.into_body()).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        parse_object(&bytes).map(|object| Self(Some(object)))
     }
 }
 
@@ -145,6 +183,52 @@ fn decode(raw: &str) -> Result<String, ApiError> {
     }
     String::from_utf8(out)
         .map_err(|_| ApiError::BadRequest("the query string is not valid UTF-8".to_owned()))
+}
+
+impl Query {
+    /// A comma list's non-empty items; `None` when the parameter is absent or holds none.
+    /// More than [`MAX_LIST_ITEMS`] items is 400 / 1002.
+    pub(crate) fn list(&self, field: Field) -> Result<Option<Vec<String>>, ApiError> {
+        let Some(raw) = self.get(field.wire_name()) else {
+            return Ok(None);
+        };
+        let items: Vec<String> = raw
+            .split(',')
+            .filter(|item| !item.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        if items.len() > MAX_LIST_ITEMS {
+            let reason = format!("may hold at most {MAX_LIST_ITEMS} values");
+            return Err(RuleError::invalid(field, reason).into());
+        }
+        Ok((!items.is_empty()).then_some(items))
+    }
+
+    /// A whole number in `range`, `default` when absent; anything else is 400 / 1002.
+    pub(crate) fn number(
+        &self,
+        field: Field,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<u64, ApiError> {
+        let Some(raw) = self.get(field.wire_name()) else {
+            return Ok(default);
+        };
+        let (low, high) = (range.start(), range.end());
+        let invalid = || {
+            RuleError::invalid(
+                field,
+                format!("must be a whole number from {low} to {high}"),
+            )
+        };
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid().into());
+        }
+        match raw.parse::<u64>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(invalid().into()),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Query {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod devices;
 mod envelope;
 mod error;
 mod input;
@@ -11,7 +12,7 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, put};
 use axum::{middleware, Router};
 use roster_domain::RegionName;
 use roster_service::{Directory, RateLimiter};
@@ -36,11 +37,37 @@ pub fn router(state: AppState) -> Router {
     let mut users_api = Router::new();
     for accounts in ["accounts", "Accounts"] {
         let base = format!("/v2/{accounts}/{{sid}}/users");
+        let user = format!("{base}/{{user_id}}");
+        let device = format!("{user}/devices/{{device_id}}");
         users_api = users_api
-            .route(&base, post(users::create_user).route_layer(gate()))
             .route(
-                &format!("{base}/{{user_id}}"),
-                get(users::get_user).route_layer(gate()),
+                &base,
+                get(users::list_users)
+                    .post(users::create_user)
+                    .route_layer(gate()),
+            )
+            .route(
+                &user,
+                get(users::get_user)
+                    .put(users::update_user)
+                    .delete(users::delete_user)
+                    .route_layer(gate()),
+            )
+            .route(
+                &format!("{user}/devices"),
+                get(devices::list_devices)
+                    .post(devices::add_device)
+                    .route_layer(gate()),
+            )
+            .route(
+                &device,
+                put(devices::update_device)
+                    .delete(devices::delete_device)
+                    .route_layer(gate()),
+            )
+            .route(
+                &format!("{device}/password"),
+                put(devices::set_sip_password).route_layer(gate()),
             );
     }
 

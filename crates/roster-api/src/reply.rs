@@ -23,6 +23,22 @@ struct Single<'a, T> {
     data: Option<T>,
 }
 
+#[derive(Serialize)]
+struct Item<T> {
+    code: u16,
+    status: &'static str,
+    data: T,
+}
+
+/// A page's place in the whole list.
+#[derive(Debug, Serialize)]
+pub(crate) struct Metadata {
+    pub(crate) total: u64,
+    pub(crate) count: usize,
+    pub(crate) offset: u64,
+    pub(crate) limit: u32,
+}
+
 /// The `error_data` object; `code` is `null` only for rate limiting.
 #[derive(Serialize)]
 pub(crate) struct ErrorData<'a> {
@@ -44,6 +60,27 @@ impl Reply {
             status: StatusCode::OK,
             metadata: None,
             response: to_bytes(&single),
+        }
+    }
+
+    /// A success carrying a list: each item `{code, status, data}`, with `metadata` when
+    /// the list is paged.
+    pub(crate) fn list<T: Serialize>(
+        items: impl IntoIterator<Item = T>,
+        metadata: Option<Metadata>,
+    ) -> Self {
+        let items: Vec<Item<T>> = items
+            .into_iter()
+            .map(|data| Item {
+                code: 200,
+                status: "success",
+                data,
+            })
+            .collect();
+        Self {
+            status: StatusCode::OK,
+            metadata: metadata.as_ref().map(to_bytes),
+            response: to_bytes(&items),
         }
     }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Extension;
 use roster_domain::{Account, Device, Field, User, UserFields};
-use roster_service::CreateUser;
+use roster_service::{CreateUser, UpdateUser, UserFilter};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::input::{JsonObject, Query};
-use crate::reply::Reply;
+use crate::reply::{Metadata, Reply};
 use crate::AppState;
 
 pub(crate) async fn create_user(
@@ -37,20 +37,90 @@ pub(crate) async fn create_user(
     Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
 }
 
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    Extension(account): Extension<Arc<Account>>,
+    query: Query,
+) -> Result<Reply, ApiError> {
+    let fields = fields(&query);
+    let offset = query.number(Field::Offset, 0, 0..=u64::from(u32::MAX))?;
+    let limit = query.number(Field::Limit, 20, 1..=50)? as u32;
+    let filter = UserFilter {
+        emails: query.list(Field::Email)?,
+        contacts: query.list(Field::DevicesContactUri)?,
+    };
+
+    let page = state
+        .directory
+        .list_users(&account, filter, fields, offset, limit)
+        .await?;
+
+    let metadata = Metadata {
+        total: page.total,
+        count: page.users.len(),
+        offset,
+        limit,
+    };
+    let views = page
+        .users
+        .iter()
+        .map(|user| UserView::new(user, &account, fields));
+    Ok(Reply::list(views, Some(metadata)))
+}
+
 pub(crate) async fn get_user(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id)): Path<(String, String)>,
     query: Query,
 ) -> Result<Reply, ApiError> {
-    let fields = query
-        .get("fields")
-        .map(UserFields::parse)
-        .unwrap_or_default();
+    let fields = fields(&query);
 
     let user = state.directory.get_user(&account, &user_id, fields).await?;
 
     Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
+}
+
+pub(crate) async fn update_user(
+    State(state): State<AppState>,
+    Extension(account): Extension<Arc<Account>>,
+    Path((_sid, user_id)): Path<(String, String)>,
+    body: JsonObject,
+) -> Result<Reply, ApiError> {
+    let input = UpdateUser {
+        first_name: body.string(Field::FirstName)?,
+        last_name: body.string(Field::LastName)?,
+        email: body.string(Field::Email)?,
+        sends_role: body.has(Field::Role),
+        sends_id: body.has(Field::Id),
+    };
+
+    let user = state
+        .directory
+        .update_user(&account, &user_id, input)
+        .await?;
+
+    Ok(Reply::record(Some(UserView::new(
+        &user,
+        &account,
+        UserFields::default(),
+    ))))
+}
+
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    Extension(account): Extension<Arc<Account>>,
+    Path((_sid, user_id)): Path<(String, String)>,
+) -> Result<Reply, ApiError> {
+    state.directory.delete_user(&account, &user_id).await?;
+    Ok(Reply::record(None::<()>))
+}
+
+fn fields(query: &Query) -> UserFields {
+    query
+        .get("fields")
+        .map(UserFields::parse)
+        .unwrap_or_default()
 }
 
 /// A user as the API shows it. Optional parts appear only when asked for with `fields`.
@@ -96,7 +166,7 @@ impl<'a> UserView<'a> {
 
 /// A device as the API shows it.
 #[derive(Debug, Serialize)]
-pub(crate) struct DeviceView<'a> {
+pub struct DeviceView<'a> {
     available: Option<bool>,
     contact_uri: &'a str,
     id: u64,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{DeviceId, SipUri, UserId, E164};
+use crate::{DeviceId, RuleError, SipUri, UserId, E164};
 
 /// Where calls to a device go: a phone number (`tel`) or a softphone address (`sip`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -122,6 +122,52 @@ impl Device {
     }
 }
 
+/// A requested change of a device: its availability, its number, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceChange {
+    pub available: Option<bool>,
+    pub contact_uri: Option<E164>,
+}
+
+impl Device {
+    /// The device after `change`, or the rule it breaks. A new number makes the device
+    /// unverified (and so neither ON nor OFF) whatever availability was asked for; the
+    /// number it already has is no change. Whether another device of the user is ON is
+    /// for storage to enforce, as only it sees concurrent changes.
+    pub fn apply(&self, change: &DeviceChange) -> Result<Device, RuleError> {
+        let mut next = self.clone();
+        if let Some(number) = &change.contact_uri {
+            if self.kind() != DeviceKind::Tel {
+                return Err(RuleError::NotTelDevice);
+            }
+            if self.contact_uri.as_str() != number.as_str() {
+                next.contact_uri = ContactUri::Tel(number.clone());
+                next.verified = false;
+                next.available = None;
+                return Ok(next);
+            }
+        }
+        match change.available {
+            Some(true) if !self.verified => Err(RuleError::DeviceUnverified),
+            Some(on) if self.verified => {
+                next.available = Some(on);
+                Ok(next)
+            }
+            _ => Ok(next),
+        }
+    }
+
+    /// The device after a missed call from its number proved it reachable.
+    pub fn verified(&self) -> Device {
+        let mut next = self.clone();
+        if !next.verified {
+            next.verified = true;
+            next.available = Some(false);
+        }
+        next
+    }
+}
+
 /// A device about to be created with a user: a phone starts unverified, a softphone
 /// starts verified and OFF; both start free.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +196,70 @@ impl NewDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn phone(verified: bool, available: Option<bool>) -> Device {
+        Device {
+            id: DeviceId::from_u64(7).unwrap(),
+            user_id: UserId::generate(),
+            contact_uri: ContactUri::parse("+919812345678").unwrap(),
+            name: DeviceName::default_for(DeviceKind::Tel),
+            verified,
+            available,
+            status: DeviceStatus::Free,
+        }
+    }
+
+    fn change(available: Option<bool>, number: Option<&str>) -> DeviceChange {
+        DeviceChange {
+            available,
+            contact_uri: number.map(|n| E164::parse(n).unwrap()),
+        }
+    }
+
+    #[test]
+    fn an_unverified_device_cannot_be_turned_on_but_can_be_turned_off() {
+        let device = phone(false, None);
+        assert_eq!(
+            device.apply(&change(Some(true), None)),
+            Err(RuleError::DeviceUnverified)
+        );
+        assert_eq!(device.apply(&change(Some(false), None)), Ok(device.clone()));
+    }
+
+    #[test]
+    fn a_new_number_unverifies_whatever_availability_was_asked() {
+        let device = phone(true, Some(true));
+        let next = device
+            .apply(&change(Some(true), Some("+919812345679")))
+            .unwrap();
+        assert_eq!((next.verified, next.available), (false, None));
+        assert_eq!(next.contact_uri.as_str(), "+919812345679");
+    }
+
+    #[test]
+    fn the_same_number_is_no_change() {
+        let device = phone(true, Some(false));
+        let next = device
+            .apply(&change(Some(true), Some("+91 98123 45678")))
+            .unwrap();
+        assert_eq!((next.verified, next.available), (true, Some(true)));
+    }
+
+    #[test]
+    fn only_phones_change_numbers() {
+        let mut device = phone(true, Some(false));
+        device.contact_uri = ContactUri::parse("sip:asha1a2b3c4d").unwrap();
+        assert_eq!(
+            device.apply(&change(None, Some("+919812345679"))),
+            Err(RuleError::NotTelDevice)
+        );
+    }
+
+    #[test]
+    fn verifying_turns_an_unverified_device_off_and_leaves_a_verified_one_alone() {
+        assert_eq!(phone(false, None).verified().available, Some(false));
+        assert_eq!(phone(true, Some(true)).verified().available, Some(true));
+    }
 
     #[test]
     fn contact_kind_follows_the_scheme() {

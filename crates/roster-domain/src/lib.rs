@@ -8,17 +8,21 @@ mod email;
 mod error;
 mod ids;
 mod name;
+mod password;
 mod phone;
 mod sip;
 mod user;
 
 pub use account::{Account, AccountSettings, ApiKey, RateLimit, TimeZoneName};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use device::{ContactUri, Device, DeviceKind, DeviceName, DeviceStatus, NewDevice};
+pub use device::{
+    ContactUri, Device, DeviceChange, DeviceKind, DeviceName, DeviceStatus, NewDevice,
+};
 pub use email::Email;
 pub use error::{Field, RuleError};
 pub use ids::{AccountSid, ApiKeyId, DeviceId, RegionName, UserId};
 pub use name::{NamePolicy, PersonName};
+pub use password::{SipCredentials, SipPassword};
 pub use phone::E164;
 pub use sip::SipUri;
-pub use user::{NewUser, Role, User, UserFields};
+pub use user::{NewUser, Role, User, UserChanges, UserFields};

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::{Device, Email, NewDevice, PersonName, UserId};
+use crate::{Device, Email, Field, NewDevice, PersonName, RuleError, UserId};
 
 /// What a user may do in the contact center.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,6 +86,41 @@ impl User {
                 .iter()
                 .any(|d| d.status == crate::DeviceStatus::Busy),
         )
+    }
+}
+
+/// A requested change of a user's names or email; `None` keeps the value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub email: Option<Email>,
+}
+
+impl User {
+    /// The user after `changes`, or the rule they break: an email is set once and then
+    /// kept (sending the same address again is no change).
+    pub fn apply(&self, changes: &UserChanges) -> Result<User, RuleError> {
+        let mut next = self.clone();
+        if let Some(email) = &changes.email {
+            match &self.email {
+                Some(current) if current.folded() == email.folded() => {}
+                Some(_) => {
+                    return Err(RuleError::invalid(
+                        Field::Email,
+                        "is already set and cannot be changed",
+                    ))
+                }
+                None => next.email = Some(email.clone()),
+            }
+        }
+        if let Some(name) = &changes.first_name {
+            next.first_name = name.clone();
+        }
+        if let Some(name) = &changes.last_name {
+            next.last_name = name.clone();
+        }
+        Ok(next)
     }
 }
 

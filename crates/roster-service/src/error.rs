@@ -17,6 +17,9 @@ pub enum ServiceError {
     AccountExists(String),
     #[error("no api key {0}")]
     KeyNotFound(String),
+    /// Something an operator named does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// An operator setting with a bad value, named by its setting.
     #[error("invalid {setting}: {reason}")]
     InvalidSetting {
@@ -24,10 +27,32 @@ pub enum ServiceError {
         reason: String,
     },
     #[error(transparent)]
-    Storage(#[from] StoreError),
+    Storage(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        ServiceError::from_store(error, |_| None)
+    }
 }
 
 impl ServiceError {
+    /// Turns a storage failure into the rule it reports, where it reports one; a unique-key
+    /// clash is told by the caller, who knows which rule it means there.
+    pub(crate) fn from_store(
+        error: StoreError,
+        conflict: impl FnOnce(roster_store::Conflict) -> Option<RuleError>,
+    ) -> Self {
+        match error {
+            StoreError::Rule(rule) => ServiceError::Rule(rule),
+            StoreError::Conflict(clash) => match conflict(clash) {
+                Some(rule) => ServiceError::Rule(rule),
+                None => ServiceError::Storage(StoreError::Conflict(clash)),
+            },
+            other => ServiceError::Storage(other),
+        }
+    }
+
     pub(crate) fn setting(setting: &'static str, reason: impl Into<String>) -> Self {
         ServiceError::InvalidSetting {
             setting,

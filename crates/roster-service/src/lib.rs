@@ -5,7 +5,9 @@
 mod accounts;
 mod cache;
 mod credentials;
+mod devices;
 mod error;
+mod operator;
 mod rate_limit;
 mod users;
 
@@ -16,9 +18,11 @@ use roster_store::Store;
 
 pub use accounts::AccountStatus;
 pub use credentials::{ApiToken, IssuedKey, TokenHasher};
+pub use devices::{AddDevice, UpdateDevice};
 pub use error::ServiceError;
+pub use operator::CallEvent;
 pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter};
-pub use users::CreateUser;
+pub use users::{CreateUser, UpdateUser, UserFilter};
 
 use cache::TtlCache;
 
@@ -27,9 +31,20 @@ use cache::TtlCache;
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Options of the directory that come from the deployment's configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DirectoryOptions {
     pub names: NamePolicy,
+    /// The realm SIP digests are computed in; registrars must use the same.
+    pub sip_realm: String,
+}
+
+impl Default for DirectoryOptions {
+    fn default() -> Self {
+        Self {
+            names: NamePolicy::default(),
+            sip_realm: "roster".to_owned(),
+        }
+    }
 }
 
 /// The directory of every account in one deployment: the entry point to every operation.

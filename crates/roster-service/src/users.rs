@@ -2,9 +2,9 @@
 
 use roster_domain::{
     Account, ContactUri, DeviceId, DeviceKind, DeviceName, Email, Field, NewDevice, NewUser,
-    PersonName, Role, RuleError, SipUri, User, UserFields, UserId, E164,
+    PersonName, Role, RuleError, SipUri, User, UserChanges, UserFields, UserId, E164,
 };
-use roster_store::{Conflict, StoreError};
+use roster_store::{Conflict, StoreError, UserPage, UserQuery};
 
 use crate::{Directory, ServiceError};
 
@@ -134,6 +134,155 @@ impl Directory {
 }
 
 /// A sent value, or `None` for one that is absent or blank.
-fn present(value: Option<String>) -> Option<String> {
+pub(crate) fn present(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
+}
+
+/// The filters of a list, as received: each a list of alternatives.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub emails: Option<Vec<String>>,
+    pub contacts: Option<Vec<String>>,
+}
+
+/// The fields of an update-user request as received.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateUser {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    /// Whether `role` or `id` was sent: neither can be changed here.
+    pub sends_role: bool,
+    pub sends_id: bool,
+}
+
+impl Directory {
+    /// A page of the account's users that pass every filter.
+    pub async fn list_users(
+        &self,
+        account: &Account,
+        filter: UserFilter,
+        fields: UserFields,
+        offset: u64,
+        limit: u32,
+    ) -> Result<UserPage, ServiceError> {
+        let contacts = filter
+            .contacts
+            .map(|values| {
+                values
+                    .iter()
+                    .map(|raw| contact_filter(raw))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        // An address that is not valid can match no stored user, so it is simply dropped.
+        let emails = filter.emails.map(|values| {
+            values
+                .iter()
+                .filter_map(|raw| Email::parse(raw.trim()).ok())
+                .map(|e| e.folded())
+                .collect()
+        });
+        let query = UserQuery {
+            emails,
+            contacts,
+            fields,
+            offset,
+            limit,
+        };
+        Ok(self.store.list_users(&account.sid, &query).await?)
+    }
+
+    pub async fn update_user(
+        &self,
+        account: &Account,
+        id: &str,
+        input: UpdateUser,
+    ) -> Result<User, ServiceError> {
+        let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
+        if input.sends_role {
+            return Err(RuleError::invalid(Field::Role, "cannot be changed here").into());
+        }
+        if input.sends_id {
+            return Err(RuleError::invalid(Field::Id, "cannot be changed").into());
+        }
+        let policy = self.options.names;
+        let name = |raw: Option<String>, field| {
+            present(raw)
+                .map(|r| {
+                    PersonName::parse(&r, policy).map_err(|why| RuleError::invalid(field, why))
+                })
+                .transpose()
+        };
+        let changes = UserChanges {
+            first_name: name(input.first_name, Field::FirstName)?,
+            last_name: name(input.last_name, Field::LastName)?,
+            email: present(input.email)
+                .map(|raw| Email::parse(&raw).map_err(|r| RuleError::invalid(Field::Email, r)))
+                .transpose()?,
+        };
+
+        let updated = self
+            .store
+            .update_user(&account.sid, id, &changes, self.clock.now())
+            .await;
+        updated.map_err(|e| {
+            ServiceError::from_store(e, |c| {
+                (c == Conflict::Email).then_some(RuleError::EmailTaken)
+            })
+        })
+    }
+
+    pub async fn delete_user(&self, account: &Account, id: &str) -> Result<(), ServiceError> {
+        let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
+        if !self.store.delete_user(&account.sid, id).await? {
+            return Err(RuleError::UserNotFound.into());
+        }
+        Ok(())
+    }
+}
+
+/// A phone filter value normalised as on create, with the leading space that an unencoded
+/// `+` becomes read back as `+`; or a SIP URI.
+fn contact_filter(raw: &str) -> Result<String, RuleError> {
+    let raw = raw.trim_end();
+    let restored = match raw.strip_prefix(' ') {
+        Some(rest) => format!("+{}", rest.trim_start()),
+        None => raw.to_owned(),
+    };
+    ContactUri::parse(&restored)
+        .map(|c| c.as_str().to_owned())
+        .map_err(|reason| RuleError::NotE164 {
+            field: Field::DevicesContactUri,
+            reason: reason.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_filters_accept_encoded_decoded_and_formatted_numbers() {
+        for raw in [
+            "+919812345678",
+            " 919812345678",
+            "+91 98123-45678",
+            "+91 (981) 234.5678",
+        ] {
+            assert_eq!(contact_filter(raw).unwrap(), "+919812345678", "{raw:?}");
+        }
+        assert_eq!(
+            contact_filter("sip:asha1a2b3c4d").unwrap(),
+            "sip:asha1a2b3c4d"
+        );
+        assert!(matches!(
+            contact_filter("919812345678"),
+            Err(RuleError::NotE164 { .. })
+        ));
+        assert!(matches!(
+            contact_filter("asha"),
+            Err(RuleError::NotE164 { .. })
+        ));
+    }
 }

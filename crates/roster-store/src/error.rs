@@ -13,6 +13,9 @@ pub enum Conflict {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A rule of the domain refused the change, checked inside the write's transaction.
+    #[error(transparent)]
+    Rule(#[from] roster_domain::RuleError),
     #[error("unique key clash: {0:?}")]
     Conflict(Conflict),
     #[error(

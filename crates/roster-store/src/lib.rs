@@ -6,7 +6,10 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use roster_domain::{Account, AccountSid, ApiKey, ApiKeyId, NewUser, User, UserFields, UserId};
+use roster_domain::{
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
+    NewUser, SipCredentials, User, UserChanges, UserFields, UserId,
+};
 
 pub use error::{Conflict, StoreError};
 pub use sqlite::SqliteStore;
@@ -40,4 +43,114 @@ pub trait Store: Send + Sync + 'static {
         id: UserId,
         fields: UserFields,
     ) -> Result<Option<User>, StoreError>;
+    /// One page of the account's users matching `query`, with the number of all matches,
+    /// both read from one snapshot.
+    async fn list_users(
+        &self,
+        account: &AccountSid,
+        query: &UserQuery,
+    ) -> Result<UserPage, StoreError>;
+    /// Applies `changes` with the domain's rules in one serialised transaction. Fails with
+    /// the broken rule, `UserNotFound`, or [`Conflict::Email`].
+    async fn update_user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        changes: &UserChanges,
+        at: Timestamp,
+    ) -> Result<User, StoreError>;
+    /// Deletes a user with its devices and their credentials; `false` when there is none.
+    async fn delete_user(&self, account: &AccountSid, id: UserId) -> Result<bool, StoreError>;
+    async fn record_login(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        at: Timestamp,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// The user's devices by id; `None` when there is no such user.
+    async fn devices(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+    ) -> Result<Option<Vec<Device>>, StoreError>;
+    /// Adds a device to a user. Fails with `UserNotFound`, [`Conflict::Number`] or
+    /// [`Conflict::DeviceId`].
+    async fn add_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: &NewDevice,
+        at: Timestamp,
+    ) -> Result<Device, StoreError>;
+    /// Applies `change` with the domain's rules in one transaction. Fails with the broken
+    /// rule, `UserNotFound`, `DeviceNotFound`, [`Conflict::Number`], or
+    /// [`Conflict::AnotherDeviceOn`] when the user already has a device ON.
+    async fn update_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: DeviceId,
+        change: &DeviceChange,
+        at: Timestamp,
+    ) -> Result<Device, StoreError>;
+    /// Fails with `UserNotFound` or `DeviceNotFound`.
+    async fn delete_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Verifies the account's device with this number; `None` when there is none.
+    async fn verify_device(
+        &self,
+        account: &AccountSid,
+        contact: &ContactUri,
+        at: Timestamp,
+    ) -> Result<Option<Device>, StoreError>;
+    /// Marks a device busy or free; `None` when the account has no such device.
+    async fn set_device_busy(
+        &self,
+        account: &AccountSid,
+        device: DeviceId,
+        busy: bool,
+        at: Timestamp,
+    ) -> Result<Option<Device>, StoreError>;
+    /// Replaces a softphone's digests. Fails with `DeviceNotFound`.
+    async fn set_sip_credentials(
+        &self,
+        account: &AccountSid,
+        credentials: &SipCredentials,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+    async fn sip_credentials(
+        &self,
+        account: &AccountSid,
+        username: &str,
+    ) -> Result<Option<SipCredentials>, StoreError>;
+
+    /// Deletes an account with everything in it; `false` when there is none.
+    async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError>;
+    async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError>;
+}
+
+/// Which users a list reads. In each filter the values are alternatives; a filter of
+/// `Some(vec![])` matches nothing, `None` does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Addresses in lower case.
+    pub emails: Option<Vec<String>>,
+    /// Normalised contact URIs: a user matches when one of its devices has one of them.
+    pub contacts: Option<Vec<String>>,
+    pub fields: UserFields,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of users and the number of all that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub total: u64,
+    pub users: Vec<User>,
 }

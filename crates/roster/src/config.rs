@@ -54,6 +54,8 @@ struct FileSettings {
     token_pepper: Option<String>,
     name_policy: Option<String>,
     auth_failures_per_minute: Option<u32>,
+    sip_realm: Option<String>,
+    operator_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,10 @@ pub struct Settings {
     pub token_pepper: Option<String>,
     pub names: NamePolicy,
     pub auth_failures_per_minute: u32,
+    /// The realm SIP password digests are computed in.
+    pub sip_realm: String,
+    /// Guards `/operator/v1`; without it the operator API is switched off.
+    pub operator_token: Option<String>,
 }
 
 impl Settings {
@@ -136,6 +142,23 @@ impl Settings {
             return Err(invalid("auth_failures_per_minute", "must be at least 10"));
         }
 
+        let sip_realm = std::env::var("ROSTER_SIP_REALM")
+            .ok()
+            .or(file.sip_realm)
+            .unwrap_or_else(|| "roster".to_owned());
+        if sip_realm.is_empty() || sip_realm.contains(|c: char| c == ':' || c.is_control()) {
+            return Err(invalid(
+                "sip_realm",
+                "must be non-empty, without ':' or control characters",
+            ));
+        }
+        let operator_token = std::env::var("ROSTER_OPERATOR_TOKEN")
+            .ok()
+            .or(file.operator_token);
+        if operator_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid("operator_token", "must be at least 16 characters"));
+        }
+
         Ok(Self {
             listen,
             database,
@@ -144,6 +167,8 @@ impl Settings {
             token_pepper,
             names,
             auth_failures_per_minute,
+            sip_realm,
+            operator_token,
         })
     }
 }

@@ -45,6 +45,7 @@ pub async fn open_directory(
     };
     let options = DirectoryOptions {
         names: settings.names,
+        sip_realm: settings.sip_realm.clone(),
     };
     Ok(Arc::new(Directory::new(
         store,

@@ -161,6 +161,32 @@ pub(super) fn revoke_key(
     Ok(changed == 1)
 }
 
+pub(super) fn delete(conn: &Connection, sid: &AccountSid) -> Result<bool, StoreError> {
+    let deleted = conn
+        .execute("DELETE FROM accounts WHERE sid = ?1", [sid.as_str()])
+        .map_err(write_error)?;
+    Ok(deleted == 1)
+}
+
+pub(super) fn keys_of(conn: &Connection, sid: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT key FROM api_keys WHERE account_sid = ?1 ORDER BY date_created, key",
+        )
+        .map_err(backend)?;
+    let ids = statement
+        .query_map([sid.as_str()], |row| row.get::<_, String>(0))
+        .map_err(backend)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(backend)?;
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = stored("api key", ApiKeyId::parse(&id))?;
+        keys.extend(find_key(conn, &id)?);
+    }
+    Ok(keys)
+}
+
 /// An account row as read, before its values are checked.
 struct AccountRow {
     sid: String,

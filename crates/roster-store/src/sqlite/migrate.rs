@@ -5,7 +5,13 @@ use rusqlite::Connection;
 use super::backend;
 use crate::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_sip_credentials.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
 pub const KNOWN_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -2,6 +2,7 @@
 //! writes together, and a small pool of read-only connections used inline by callers.
 
 mod accounts;
+mod devices;
 mod migrate;
 mod rows;
 mod users;
@@ -12,10 +13,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use roster_domain::{Account, AccountSid, ApiKey, ApiKeyId, NewUser, User, UserFields, UserId};
+use roster_domain::{
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
+    NewUser, SipCredentials, User, UserChanges, UserFields, UserId,
+};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, UserPage, UserQuery};
 use writer::Writer;
 
 pub use migrate::KNOWN_VERSION;
@@ -159,5 +163,149 @@ impl Store for SqliteStore {
         fields: UserFields,
     ) -> Result<Option<User>, StoreError> {
         self.read(|conn| users::find(conn, account, id, fields))
+    }
+
+    async fn list_users(
+        &self,
+        account: &AccountSid,
+        query: &UserQuery,
+    ) -> Result<UserPage, StoreError> {
+        self.read(|conn| users::list(conn, account, query))
+    }
+
+    async fn update_user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        changes: &UserChanges,
+        at: Timestamp,
+    ) -> Result<User, StoreError> {
+        let (account, changes) = (account.clone(), changes.clone());
+        self.writer
+            .write(move |conn| users::update(conn, &account, id, &changes, at))
+            .await
+    }
+
+    async fn delete_user(&self, account: &AccountSid, id: UserId) -> Result<bool, StoreError> {
+        let account = account.clone();
+        self.writer
+            .write(move |conn| users::delete(conn, &account, id))
+            .await
+    }
+
+    async fn record_login(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        at: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let account = account.clone();
+        self.writer
+            .write(move |conn| users::record_login(conn, &account, id, at))
+            .await
+    }
+
+    async fn devices(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+    ) -> Result<Option<Vec<Device>>, StoreError> {
+        self.read(|conn| devices::list(conn, account, user))
+    }
+
+    async fn add_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: &NewDevice,
+        at: Timestamp,
+    ) -> Result<Device, StoreError> {
+        let (account, device) = (account.clone(), device.clone());
+        self.writer
+            .write(move |conn| devices::add(conn, &account, user, &device, at))
+            .await
+    }
+
+    async fn update_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: DeviceId,
+        change: &DeviceChange,
+        at: Timestamp,
+    ) -> Result<Device, StoreError> {
+        let (account, change) = (account.clone(), change.clone());
+        self.writer
+            .write(move |conn| devices::update(conn, &account, user, device, &change, at))
+            .await
+    }
+
+    async fn delete_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let account = account.clone();
+        self.writer
+            .write(move |conn| devices::delete(conn, &account, user, device, at))
+            .await
+    }
+
+    async fn verify_device(
+        &self,
+        account: &AccountSid,
+        contact: &ContactUri,
+        at: Timestamp,
+    ) -> Result<Option<Device>, StoreError> {
+        let (account, contact) = (account.clone(), contact.clone());
+        self.writer
+            .write(move |conn| devices::verify(conn, &account, &contact, at))
+            .await
+    }
+
+    async fn set_device_busy(
+        &self,
+        account: &AccountSid,
+        device: DeviceId,
+        busy: bool,
+        at: Timestamp,
+    ) -> Result<Option<Device>, StoreError> {
+        let account = account.clone();
+        self.writer
+            .write(move |conn| devices::set_busy(conn, &account, device, busy, at))
+            .await
+    }
+
+    async fn set_sip_credentials(
+        &self,
+        account: &AccountSid,
+        credentials: &SipCredentials,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (account, credentials) = (account.clone(), credentials.clone());
+        self.writer
+            .write(move |conn| devices::set_credentials(conn, &account, &credentials, at))
+            .await
+    }
+
+    async fn sip_credentials(
+        &self,
+        account: &AccountSid,
+        username: &str,
+    ) -> Result<Option<SipCredentials>, StoreError> {
+        self.read(|conn| devices::credentials(conn, account, username))
+    }
+
+    async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError> {
+        let sid = sid.clone();
+        self.writer
+            .write(move |conn| accounts::delete(conn, &sid))
+            .await
+    }
+
+    async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|conn| accounts::keys_of(conn, account))
     }
 }

@@ -1,14 +1,15 @@
 //! Users and their devices in SQLite.
 
 use roster_domain::{
-    AccountSid, ContactUri, Device, DeviceId, DeviceName, DeviceStatus, Email, NamePolicy, NewUser,
-    PersonName, Role, User, UserFields, UserId,
+    AccountSid, Email, NamePolicy, NewUser, PersonName, Role, RuleError, User, UserChanges,
+    UserFields, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::backend;
 use super::rows::{optional_timestamp, stored, timestamp, write_error};
-use crate::StoreError;
+use super::{backend, devices};
+use crate::{StoreError, UserPage, UserQuery};
+use jiff::Timestamp;
 
 pub(super) fn insert(
     conn: &Connection,
@@ -39,27 +40,8 @@ pub(super) fn insert(
         ))
         .map_err(write_error)?;
 
-    let mut insert_device = conn
-        .prepare_cached(
-            "INSERT INTO devices (account_sid, id, user_id, contact_uri, name, verified, available,
-                 busy, date_created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .map_err(backend)?;
     for device in user.devices.iter().flatten() {
-        insert_device
-            .execute((
-                account.as_str(),
-                device.id.get() as i64,
-                &id,
-                device.contact_uri.as_str(),
-                device.name.as_str(),
-                device.verified,
-                device.available,
-                device.status == DeviceStatus::Busy,
-                user.date_created.as_second(),
-            ))
-            .map_err(write_error)?;
+        devices::insert(conn, account, user.id, device, user.date_created)?;
     }
     Ok(user)
 }
@@ -72,11 +54,9 @@ pub(super) fn find(
 ) -> Result<Option<User>, StoreError> {
     let id_text = id.to_string();
     let mut statement = conn
-        .prepare_cached(
-            "SELECT id, first_name, last_name, email, email_verified, role, date_created,
-                 date_updated, last_login
-             FROM users WHERE account_sid = ?1 AND id = ?2",
-        )
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_sid = ?1 AND id = ?2"
+        ))
         .map_err(backend)?;
     let row = statement
         .query_row((account.as_str(), &id_text), UserRow::read)
@@ -88,56 +68,171 @@ pub(super) fn find(
 
     let mut user = row.into_user()?;
     if fields.needs_devices() {
-        user.devices = Some(devices_of(conn, account, id)?);
+        user.devices = Some(devices::of_user(conn, account, id)?);
     }
     Ok(Some(user))
 }
 
-fn devices_of(
+/// The user columns in the order [`UserRow::read`] reads them.
+const USER_COLUMNS: &str = "id, first_name, last_name, email, email_verified, role, date_created, \
+     date_updated, last_login";
+
+pub(super) fn list(
     conn: &Connection,
     account: &AccountSid,
-    user: UserId,
-) -> Result<Vec<Device>, StoreError> {
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT id, contact_uri, name, verified, available, busy
-             FROM devices WHERE account_sid = ?1 AND user_id = ?2 ORDER BY id",
+    query: &UserQuery,
+) -> Result<UserPage, StoreError> {
+    // One read transaction, so the count and the page come from the same snapshot.
+    let tx = conn.unchecked_transaction().map_err(backend)?;
+    let emails = query.emails.as_deref().map(json_array);
+    let contacts = query.contacts.as_deref().map(json_array);
+    let filter = "u.account_sid = ?1
+         AND (?2 IS NULL OR u.email_folded IN (SELECT value FROM json_each(?2)))
+         AND (?3 IS NULL OR EXISTS (
+             SELECT 1 FROM devices d
+             WHERE d.account_sid = u.account_sid AND d.user_id = u.id
+               AND d.contact_uri IN (SELECT value FROM json_each(?3))))";
+
+    let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {filter}");
+    let total: i64 = tx
+        .prepare_cached(&count_sql)
+        .and_then(|mut s| s.query_row((account.as_str(), &emails, &contacts), |row| row.get(0)))
+        .map_err(backend)?;
+
+    let page_sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE {filter}
+         ORDER BY u.date_created, u.id LIMIT ?4 OFFSET ?5"
+    );
+    let mut statement = tx.prepare_cached(&page_sql).map_err(backend)?;
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let rows = statement
+        .query_map(
+            (account.as_str(), &emails, &contacts, query.limit, offset),
+            UserRow::read,
         )
         .map_err(backend)?;
-    let rows = statement
-        .query_map((account.as_str(), user.to_string()), |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, bool>(3)?,
-                row.get::<_, Option<bool>>(4)?,
-                row.get::<_, bool>(5)?,
-            ))
-        })
-        .map_err(backend)?;
-    rows.map(|row| {
-        let (id, contact, name, verified, available, busy) = row.map_err(backend)?;
-        Ok(Device {
-            id: stored(
-                "device id",
-                u64::try_from(id)
-                    .map_err(|_| "negative")
-                    .and_then(DeviceId::from_u64),
-            )?,
-            user_id: user,
-            contact_uri: stored("device contact", ContactUri::parse(&contact))?,
-            name: stored("device name", DeviceName::parse(&name))?,
-            verified,
-            available,
-            status: if busy {
-                DeviceStatus::Busy
-            } else {
-                DeviceStatus::Free
-            },
-        })
+    let mut users = rows
+        .map(|row| row.map_err(backend).and_then(UserRow::into_user))
+        .collect::<Result<Vec<User>, StoreError>>()?;
+    drop(statement);
+
+    if query.fields.needs_devices() && !users.is_empty() {
+        let ids: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+        let mut devices = devices::of_users(&tx, account, &json_array(&ids))?;
+        for user in &mut users {
+            user.devices = Some(devices.remove(&user.id).unwrap_or_default());
+        }
+    }
+    Ok(UserPage {
+        total: u64::try_from(total).unwrap_or(0),
+        users,
     })
-    .collect()
+}
+
+pub(super) fn update(
+    conn: &Connection,
+    account: &AccountSid,
+    id: UserId,
+    changes: &UserChanges,
+    at: Timestamp,
+) -> Result<User, StoreError> {
+    let current = find(conn, account, id, UserFields::default())?.ok_or(RuleError::UserNotFound)?;
+    let mut next = current.apply(changes)?;
+    if next == current {
+        return Ok(current);
+    }
+    next.date_updated = at;
+    conn.prepare_cached(
+        "UPDATE users SET first_name = ?3, last_name = ?4, email = ?5, email_folded = ?6, date_updated = ?7
+         WHERE account_sid = ?1 AND id = ?2",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            account.as_str(),
+            id.to_string(),
+            next.first_name.as_str(),
+            next.last_name.as_str(),
+            next.email.as_ref().map(Email::as_str),
+            next.email.as_ref().map(Email::folded),
+            at.as_second(),
+        ))
+    })
+    .map_err(write_error)?;
+    Ok(next)
+}
+
+pub(super) fn delete(
+    conn: &Connection,
+    account: &AccountSid,
+    id: UserId,
+) -> Result<bool, StoreError> {
+    let deleted = conn
+        .execute(
+            "DELETE FROM users WHERE account_sid = ?1 AND id = ?2",
+            (account.as_str(), id.to_string()),
+        )
+        .map_err(write_error)?;
+    Ok(deleted == 1)
+}
+
+pub(super) fn record_login(
+    conn: &Connection,
+    account: &AccountSid,
+    id: UserId,
+    at: Timestamp,
+) -> Result<Option<User>, StoreError> {
+    conn.execute(
+        "UPDATE users SET last_login = ?3 WHERE account_sid = ?1 AND id = ?2",
+        (account.as_str(), id.to_string(), at.as_second()),
+    )
+    .map_err(write_error)?;
+    find(conn, account, id, UserFields::default())
+}
+
+/// Whether the account has this user.
+pub(super) fn exists(
+    conn: &Connection,
+    account: &AccountSid,
+    id: UserId,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM users WHERE account_sid = ?1 AND id = ?2")
+        .and_then(|mut s| s.exists((account.as_str(), id.to_string())))
+        .map_err(backend)
+}
+
+/// Moves the user's `date_updated`, as every change to one of its devices does.
+pub(super) fn touch(
+    conn: &Connection,
+    account: &AccountSid,
+    id: UserId,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE users SET date_updated = ?3 WHERE account_sid = ?1 AND id = ?2")
+        .and_then(|mut s| s.execute((account.as_str(), id.to_string(), at.as_second())))
+        .map_err(write_error)?;
+    Ok(())
+}
+
+/// A JSON array of strings, for `json_each` to turn into a set inside one bound parameter.
+pub(super) fn json_array(values: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in value.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
 }
 
 /// A user row as read, before its values are checked.

@@ -18,6 +18,9 @@ use serde_json::{json, Value};
 /// The moment every test starts at: the seed page's example, 18:27:24 in Kolkata.
 pub const START: &str = "2021-07-26T12:57:24Z";
 
+/// The operator token every test server is configured with.
+pub const OPERATOR_TOKEN: &str = "operator-token-for-tests";
+
 /// An account's sid with a key and token for it.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -55,6 +58,8 @@ impl TestApp {
             token_pepper: None,
             names: NamePolicy::Exotel,
             auth_failures_per_minute: 30,
+            sip_realm: "roster".to_owned(),
+            operator_token: Some(OPERATOR_TOKEN.to_owned()),
         };
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
         let store = startup::open_store(&settings.database).unwrap();
