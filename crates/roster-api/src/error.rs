@@ -28,6 +28,12 @@ pub(crate) enum ApiError {
     UnsupportedMediaType,
     RouteNotFound,
     MethodNotAllowed,
+    /// 404 / 1000 for something an operator named that does not exist.
+    NotFound(String),
+    /// 409 / 1005: an operator tried to create what already exists.
+    AlreadyExists(String),
+    /// 400 / 1002 for a bad operator setting, named in the description.
+    InvalidSetting(String),
     /// 500 / 1004. The cause has already been logged; the client sees nothing of it.
     Internal,
 }
@@ -97,6 +103,15 @@ impl ApiError {
                 "Request format is invalid",
                 "this resource does not support this method; see the Allow header".to_owned(),
             ),
+            E::NotFound(description) => {
+                (StatusCode::NOT_FOUND, Some(1000), "Not found", description.clone())
+            }
+            E::AlreadyExists(description) => {
+                (StatusCode::CONFLICT, Some(1005), "Already exists", description.clone())
+            }
+            E::InvalidSetting(description) => {
+                (StatusCode::BAD_REQUEST, Some(1002), "Invalid parameter value", description.clone())
+            }
             E::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some(1004),
@@ -152,6 +167,11 @@ impl From<ServiceError> for ApiError {
         match error {
             ServiceError::Rule(rule) => ApiError::Rule(rule),
             ServiceError::Unauthenticated => ApiError::Unauthenticated,
+            ServiceError::AccountNotFound(_)
+            | ServiceError::KeyNotFound(_)
+            | ServiceError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            ServiceError::AccountExists(_) => ApiError::AlreadyExists(error.to_string()),
+            ServiceError::InvalidSetting { .. } => ApiError::InvalidSetting(error.to_string()),
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::Internal

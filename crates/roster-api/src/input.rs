@@ -44,6 +44,18 @@ impl JsonObject {
         }
     }
 
+    /// A whole non-negative number, or 400 / 1007 when the field holds another JSON type.
+    pub(crate) fn unsigned(&self, field: Field) -> Result<Option<u64>, ApiError> {
+        match self.0.get(field.wire_name()) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| wrong_type(field, "a whole number")),
+            Some(_) => Err(wrong_type(field, "a whole number")),
+        }
+    }
+
     /// Whether the body names `field` with a value other than `null`, whatever its type.
     pub(crate) fn has(&self, field: Field) -> bool {
         !matches!(self.0.get(field.wire_name()), None | Some(Value::Null))

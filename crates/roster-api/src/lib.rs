@@ -7,18 +7,21 @@ mod devices;
 mod envelope;
 mod error;
 mod input;
+mod operator;
 mod reply;
 mod users;
 
 use std::sync::Arc;
 
-use axum::routing::{get, put};
+use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
 use roster_domain::RegionName;
 use roster_service::{Directory, RateLimiter};
 
 pub use accounts::AccountView;
 pub use auth::FailedAuthLimiter;
+pub use operator::{IssuedKeyView, KeyView, SipCredentialsView};
+pub use users::{DeviceView, UserView};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -28,6 +31,8 @@ pub struct AppState {
     pub failed_auth: Arc<FailedAuthLimiter>,
     /// The region this deployment serves; accounts homed elsewhere are sent there.
     pub region: RegionName,
+    /// Guards `/operator/v1`; `None` switches the operator API off.
+    pub operator_token: Option<Arc<str>>,
 }
 
 /// Builds the whole application: every route in one table, then the layers every request
@@ -72,10 +77,56 @@ pub fn router(state: AppState) -> Router {
     }
 
     users_api
+        .merge(operator_routes(&state))
         .fallback(envelope::route_not_found)
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             envelope::panic_response,
         ))
         .layer(middleware::from_fn(envelope::envelope))
+}
+
+/// The operator API's table, every route behind the operator token.
+fn operator_routes(state: &AppState) -> Router<AppState> {
+    let account = "/operator/v1/accounts/{sid}";
+    Router::new()
+        .route(
+            "/operator/v1/accounts",
+            get(operator::list_accounts).post(operator::create_account),
+        )
+        .route(
+            account,
+            get(operator::get_account)
+                .put(operator::update_account)
+                .delete(operator::delete_account),
+        )
+        .route(
+            &format!("{account}/keys"),
+            get(operator::list_keys).post(operator::issue_key),
+        )
+        .route("/operator/v1/keys/{api_key}", delete(operator::revoke_key))
+        .route(
+            &format!("{account}/verifications"),
+            post(operator::verify_device),
+        )
+        .route(
+            &format!("{account}/devices/{{device_id}}/calls/start"),
+            post(operator::start_call),
+        )
+        .route(
+            &format!("{account}/devices/{{device_id}}/calls/end"),
+            post(operator::end_call),
+        )
+        .route(
+            &format!("{account}/users/{{user_id}}/logins"),
+            post(operator::record_login),
+        )
+        .route(
+            &format!("{account}/sip-credentials/{{username}}"),
+            get(operator::sip_credentials),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            operator::gate,
+        ))
 }

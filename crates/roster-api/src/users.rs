@@ -125,7 +125,7 @@ fn fields(query: &Query) -> UserFields {
 
 /// A user as the API shows it. Optional parts appear only when asked for with `fields`.
 #[derive(Debug, Serialize)]
-pub(crate) struct UserView<'a> {
+pub struct UserView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     active_call: Option<bool>,
     date_created: String,
@@ -143,7 +143,7 @@ pub(crate) struct UserView<'a> {
 }
 
 impl<'a> UserView<'a> {
-    pub(crate) fn new(user: &'a User, account: &Account, fields: UserFields) -> Self {
+    pub fn new(user: &'a User, account: &Account, fields: UserFields) -> Self {
         let zone = &account.timezone;
         let devices = user.devices.as_deref().filter(|_| fields.devices);
         Self {
@@ -178,7 +178,7 @@ pub struct DeviceView<'a> {
 }
 
 impl<'a> DeviceView<'a> {
-    pub(crate) fn new(device: &'a Device) -> Self {
+    pub fn new(device: &'a Device) -> Self {
         Self {
             available: device.available,
             contact_uri: device.contact_uri.as_str(),

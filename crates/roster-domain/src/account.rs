@@ -135,8 +135,9 @@ impl Account {
         Ok(account)
     }
 
-    /// Applies the settings that are present and stamps the change.
+    /// Applies the settings that are present and, when anything changed, stamps the change.
     pub fn apply(&mut self, settings: AccountSettings, now: Timestamp) {
+        let before = self.clone();
         let AccountSettings {
             name,
             region,
@@ -159,7 +160,9 @@ impl Account {
         self.trial = trial.unwrap_or(self.trial);
         self.kyc_complete = kyc_complete.unwrap_or(self.kyc_complete);
         self.rate_limit = rate_limit.unwrap_or(self.rate_limit);
-        self.date_updated = now;
+        if *self != before {
+            self.date_updated = now;
+        }
     }
 }
 

@@ -20,6 +20,13 @@ pub enum Field {
     Offset,
     Limit,
     DevicesContactUri,
+    Sid,
+    Region,
+    Timezone,
+    VoipEnabled,
+    Trial,
+    KycComplete,
+    RateLimitPerMinute,
 }
 
 impl Field {
@@ -41,6 +48,13 @@ impl Field {
             Field::Offset => "offset",
             Field::Limit => "limit",
             Field::DevicesContactUri => "devices.contact_uri",
+            Field::Sid => "sid",
+            Field::Region => "region",
+            Field::Timezone => "timezone",
+            Field::VoipEnabled => "voip_enabled",
+            Field::Trial => "trial",
+            Field::KycComplete => "kyc_complete",
+            Field::RateLimitPerMinute => "rate_limit_per_minute",
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use roster_domain::{Account, AccountSettings, AccountSid};
+use roster_domain::{Account, AccountSettings, AccountSid, RateLimit, RegionName, TimeZoneName};
 use roster_store::{Conflict, StoreError};
 
 use crate::{Directory, ServiceError};
@@ -24,6 +24,57 @@ impl AccountStatus {
         } else {
             AccountStatus::Usable
         }
+    }
+}
+
+/// Account settings as an operator typed or sent them, before they are checked. Each bad
+/// value is reported by its setting's name.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSettingsInput {
+    pub name: Option<String>,
+    pub region: Option<String>,
+    pub timezone: Option<String>,
+    pub voip_enabled: Option<bool>,
+    pub trial: Option<bool>,
+    pub kyc_complete: Option<bool>,
+    pub rate_limit_per_minute: Option<u64>,
+}
+
+impl AccountSettingsInput {
+    pub fn parse(self) -> Result<AccountSettings, ServiceError> {
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
+        {
+            return Err(ServiceError::setting("name", "must be 1 to 100 characters"));
+        }
+        let rate_limit = self
+            .rate_limit_per_minute
+            .map(|n| {
+                u32::try_from(n)
+                    .map_err(|_| "is too large")
+                    .and_then(RateLimit::new)
+            })
+            .transpose()
+            .map_err(|r| ServiceError::setting("rate_limit_per_minute", r))?;
+        Ok(AccountSettings {
+            name: self.name,
+            region: self
+                .region
+                .map(|r| RegionName::parse(&r))
+                .transpose()
+                .map_err(|r| ServiceError::setting("region", r))?,
+            timezone: self
+                .timezone
+                .map(|t| TimeZoneName::parse(&t))
+                .transpose()
+                .map_err(|r| ServiceError::setting("timezone", r))?,
+            voip_enabled: self.voip_enabled,
+            trial: self.trial,
+            kyc_complete: self.kyc_complete,
+            rate_limit,
+        })
     }
 }
 

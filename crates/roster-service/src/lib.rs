@@ -16,7 +16,7 @@ use std::sync::Arc;
 use roster_domain::{Account, AccountSid, Clock, NamePolicy};
 use roster_store::Store;
 
-pub use accounts::AccountStatus;
+pub use accounts::{AccountSettingsInput, AccountStatus};
 pub use credentials::{ApiToken, IssuedKey, TokenHasher};
 pub use devices::{AddDevice, UpdateDevice};
 pub use error::ServiceError;

@@ -24,8 +24,10 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
+    /// The cause is shown in the message rather than chained as a source, so an error
+    /// report prints it once.
     #[error("storage failed: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {

@@ -38,9 +38,18 @@ fn usage_error(error: clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
+            // clap spreads one message over lines (a missing argument's name is on the
+            // second); the paragraph before the usage text is the message.
             let rendered = error.to_string();
-            let line = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("roster: {}", line.trim_start_matches("error: "));
+            let message: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|line| !line.is_empty())
+                .collect();
+            eprintln!(
+                "roster: {}",
+                message.join(" ").trim_start_matches("error: ")
+            );
             ExitCode::from(2)
         }
     }

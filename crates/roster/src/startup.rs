@@ -72,6 +72,7 @@ impl Server {
             rate_limiter: Arc::new(LocalRateLimiter::new()),
             failed_auth: Arc::new(FailedAuthLimiter::new(settings.auth_failures_per_minute)),
             region: settings.region.clone(),
+            operator_token: settings.operator_token.as_deref().map(Arc::from),
         };
         Ok(Self {
             listener,

@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 use roster_api::AccountView;
-use roster_domain::{AccountSettings, RateLimit, RegionName, TimeZoneName};
-use roster_service::Directory;
+use roster_domain::AccountSettings;
+use roster_service::{AccountSettingsInput, Directory};
 
 use super::print_json;
 
@@ -21,6 +21,8 @@ pub(crate) enum AccountsCommand {
         #[command(flatten)]
         settings: SettingsArgs,
     },
+    /// Delete an account with all its users, devices and keys.
+    Delete { sid: String },
     /// Print one account.
     Show { sid: String },
     /// Print every account.
@@ -56,35 +58,16 @@ pub(crate) struct SettingsArgs {
 
 impl SettingsArgs {
     fn parse(self) -> anyhow::Result<AccountSettings> {
-        let bad = |setting: &str, reason: &str| anyhow::anyhow!("invalid --{setting}: {reason}");
-        if self
-            .name
-            .as_deref()
-            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
-        {
-            return Err(bad("name", "must be 1 to 100 characters"));
-        }
-        Ok(AccountSettings {
+        let input = AccountSettingsInput {
             name: self.name,
-            region: self
-                .region
-                .map(|r| RegionName::parse(&r))
-                .transpose()
-                .map_err(|r| bad("region", r))?,
-            timezone: self
-                .timezone
-                .map(|t| TimeZoneName::parse(&t))
-                .transpose()
-                .map_err(|r| bad("timezone", r))?,
+            region: self.region,
+            timezone: self.timezone,
             voip_enabled: self.voip,
             trial: self.trial,
             kyc_complete: self.kyc_complete,
-            rate_limit: self
-                .rate_limit
-                .map(RateLimit::new)
-                .transpose()
-                .map_err(|r| bad("rate-limit", r))?,
-        })
+            rate_limit_per_minute: self.rate_limit.map(u64::from),
+        };
+        Ok(input.parse()?)
     }
 }
 
@@ -97,6 +80,10 @@ pub(crate) async fn run(directory: &Directory, command: AccountsCommand) -> anyh
         AccountsCommand::Update { sid, settings } => {
             let account = directory.update_account(&sid, settings.parse()?).await?;
             print_json(&AccountView::new(&account))
+        }
+        AccountsCommand::Delete { sid } => {
+            directory.delete_account(&sid).await?;
+            print_json(&serde_json::json!({ "sid": sid, "deleted": true }))
         }
         AccountsCommand::Show { sid } => {
             let account = directory.require_account(&sid).await?;

@@ -2,6 +2,7 @@
 //! directly through the same service layer the API uses.
 
 mod accounts;
+mod directory;
 mod keys;
 mod serve;
 
@@ -36,22 +37,37 @@ enum Command {
     /// Create, change and inspect accounts.
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
-    /// Issue and revoke API keys.
+    /// Issue, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Verify devices, as a missed call from their number would.
+    #[command(subcommand)]
+    Devices(directory::DevicesCommand),
+    /// Record calls starting and ending on devices.
+    #[command(subcommand)]
+    Calls(directory::CallsCommand),
+    /// Record user logins.
+    #[command(subcommand)]
+    Users(directory::UsersCommand),
+    /// Read softphone credentials for a SIP registrar.
+    #[command(subcommand)]
+    Sip(directory::SipCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Serve(command) = cli.command {
+        return serve::run(&cli.storage, command).await;
+    }
+    crate::telemetry::init_cli();
+    let directory = operator_directory(&cli.storage).await?;
     match cli.command {
-        Command::Serve(command) => serve::run(&cli.storage, command).await,
-        Command::Accounts(command) => {
-            crate::telemetry::init_cli();
-            accounts::run(&operator_directory(&cli.storage).await?, command).await
-        }
-        Command::Keys(command) => {
-            crate::telemetry::init_cli();
-            keys::run(&operator_directory(&cli.storage).await?, command).await
-        }
+        Command::Serve(_) => Ok(()),
+        Command::Accounts(command) => accounts::run(&directory, command).await,
+        Command::Keys(command) => keys::run(&directory, command).await,
+        Command::Devices(command) => directory::devices(&directory, command).await,
+        Command::Calls(command) => directory::calls(&directory, command).await,
+        Command::Users(command) => directory::users(&directory, command).await,
+        Command::Sip(command) => directory::sip(&directory, command).await,
     }
 }
 

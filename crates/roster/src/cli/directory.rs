@@ -1,0 +1,67 @@
+//! `roster devices`, `roster calls`, `roster users` and `roster sip`: the operator's stand-ins
+//! for Exotel's telephony platform, acting on the database directly.
+
+use clap::Subcommand;
+use roster_api::{DeviceView, SipCredentialsView, UserView};
+use roster_domain::UserFields;
+use roster_service::{CallEvent, Directory};
+
+use super::print_json;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DevicesCommand {
+    /// A missed call was received from this number: verify the account's device with it.
+    Verify { sid: String, contact_uri: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CallsCommand {
+    /// A call started on the device: it is busy.
+    Start { sid: String, device_id: String },
+    /// The call on the device ended: it is free.
+    End { sid: String, device_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// The user signed in now; the API reports it as `last_login`.
+    Login { sid: String, user_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SipCommand {
+    /// Print what a SIP registrar needs to check this softphone user (digests, never the password).
+    Credentials { sid: String, username: String },
+}
+
+pub(crate) async fn devices(directory: &Directory, command: DevicesCommand) -> anyhow::Result<()> {
+    let DevicesCommand::Verify { sid, contact_uri } = command;
+    let device = directory.verify_device(&sid, &contact_uri).await?;
+    print_json(&DeviceView::new(&device))
+}
+
+pub(crate) async fn calls(directory: &Directory, command: CallsCommand) -> anyhow::Result<()> {
+    let (sid, device, event) = match command {
+        CallsCommand::Start { sid, device_id } => (sid, device_id, CallEvent::Started),
+        CallsCommand::End { sid, device_id } => (sid, device_id, CallEvent::Ended),
+    };
+    let device = directory.record_call(&sid, &device, event).await?;
+    print_json(&DeviceView::new(&device))
+}
+
+pub(crate) async fn users(directory: &Directory, command: UsersCommand) -> anyhow::Result<()> {
+    let UsersCommand::Login { sid, user_id } = command;
+    let user = directory.record_login(&sid, &user_id).await?;
+    let account = directory.require_account(&sid).await?;
+    let fields = UserFields {
+        last_login: true,
+        ..UserFields::default()
+    };
+    print_json(&UserView::new(&user, &account, fields))
+}
+
+pub(crate) async fn sip(directory: &Directory, command: SipCommand) -> anyhow::Result<()> {
+    let SipCommand::Credentials { sid, username } = command;
+    let credentials = directory.sip_credentials(&sid, &username).await?;
+    print_json(&SipCredentialsView::new(&credentials))
+}
