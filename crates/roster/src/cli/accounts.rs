@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use roster_api::AccountView;
 use roster_domain::AccountSettings;
-use roster_service::{AccountSettingsInput, Directory};
+use roster_service::{AccountSettingsInput, Directory, ServiceError};
 
 use super::print_json;
 
@@ -67,7 +67,18 @@ impl SettingsArgs {
             kyc_complete: self.kyc_complete,
             rate_limit_per_minute: self.rate_limit.map(u64::from),
         };
-        Ok(input.parse()?)
+        input.parse().map_err(|error| match error {
+            // Named by the flag the operator typed rather than the setting's JSON name.
+            ServiceError::InvalidSetting { setting, reason } => {
+                let flag = match setting {
+                    "rate_limit_per_minute" => "rate-limit".to_owned(),
+                    "voip_enabled" => "voip".to_owned(),
+                    other => other.replace('_', "-"),
+                };
+                anyhow::anyhow!("invalid --{flag}: {reason}")
+            }
+            other => other.into(),
+        })
     }
 }
 
