@@ -133,21 +133,23 @@ impl serde::Serialize for UserId {
 
 /// A device's id: a positive integer below 2^53, so JavaScript clients read it exactly.
 ///
-/// Ids are made from the milliseconds since 2020 (41 bits, enough until 2089) and 12
-/// random bits, so several nodes can make them without talking to each other; the
-/// storage's unique key catches the rare clash and the caller draws again.
+/// Ids are made from the seconds since 2020 (32 bits, enough until 2156) and 21 random
+/// bits, so several nodes can make them without talking to each other and ids grow with
+/// time; the storage's unique key catches the rare clash (about one in four thousand
+/// for two devices made in the same second) and the caller draws again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeviceId(u64);
 
 impl DeviceId {
     /// The largest id plus one: 2^53.
     pub const LIMIT: u64 = 1 << 53;
-    const EPOCH_MS: i64 = 1_577_836_800_000;
+    const EPOCH_SECOND: i64 = 1_577_836_800;
+    const RANDOM_BITS: u32 = 21;
 
     pub fn generate(now: jiff::Timestamp) -> Self {
-        let ms = (now.as_millisecond() - Self::EPOCH_MS).clamp(0, (1 << 41) - 1) as u64;
-        let random: u64 = rand::rng().random_range(0..(1 << 12));
-        Self(((ms << 12) | random).max(1))
+        let seconds = (now.as_second() - Self::EPOCH_SECOND).clamp(0, (1 << 32) - 1) as u64;
+        let random: u64 = rand::rng().random_range(0..(1 << Self::RANDOM_BITS));
+        Self(((seconds << Self::RANDOM_BITS) | random).max(1))
     }
 
     pub fn parse(raw: &str) -> Result<Self, &'static str> {

@@ -8,8 +8,8 @@ use roster_store::{Conflict, StoreError, UserPage, UserQuery};
 
 use crate::{Directory, ServiceError};
 
-/// Times a create is retried when a generated device id clashes (one in millions).
-const ID_ATTEMPTS: usize = 3;
+/// Times a create is tried when generated device ids clash.
+const ID_ATTEMPTS: usize = 5;
 
 /// The fields of a create-user request as received. An absent, `null` or blank value
 /// counts as not sent.

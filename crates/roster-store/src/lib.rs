@@ -2,6 +2,7 @@
 //! scoped by account in SQL, so another account's ids are simply not found.
 
 mod error;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -38,7 +38,9 @@ fn new_user(n: u32) -> NewUser {
         email: Some(Email::parse(&format!("asha{n}@example.com")).unwrap()),
         role: Role::User,
         devices: vec![NewDevice {
-            id: DeviceId::generate(at()),
+            // Fixed ids: generated ones could clash, which the service retries and this
+            // test of storage alone would not.
+            id: DeviceId::from_u64(u64::from(n) + 1).unwrap(),
             contact_uri: ContactUri::parse(&format!("+9198123{n:05}")).unwrap(),
             name: DeviceName::parse("Phone").unwrap(),
         }],
@@ -134,7 +136,7 @@ async fn a_refused_user_leaves_no_devices_behind() {
     store.create_user(&sid("acme"), &first).await.unwrap();
     let mut clash = new_user(2);
     clash.devices.push(NewDevice {
-        id: DeviceId::generate(at()),
+        id: DeviceId::from_u64(1_000).unwrap(),
         contact_uri: first.devices[0].contact_uri.clone(),
         name: DeviceName::parse("Second").unwrap(),
     });

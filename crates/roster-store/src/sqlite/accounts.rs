@@ -1,11 +1,12 @@
 //! Accounts, API keys and deployment secrets in SQLite.
 
 use jiff::Timestamp;
-use roster_domain::{Account, AccountSid, ApiKey, ApiKeyId, RateLimit, RegionName, TimeZoneName};
+use roster_domain::{Account, AccountSid, ApiKey, ApiKeyId};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::backend;
-use super::rows::{optional_timestamp, stored, timestamp, write_error};
+use super::rows::write_error;
+use crate::rows::{optional_timestamp, stored, timestamp, AccountRow};
 use crate::StoreError;
 
 const ACCOUNT_COLUMNS: &str = "sid, name, region, timezone, voip_enabled, trial, kyc_complete, \
@@ -85,7 +86,7 @@ pub(super) fn find(conn: &Connection, sid: &AccountSid) -> Result<Option<Account
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE sid = ?1");
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
     let row = statement
-        .query_row([sid.as_str()], AccountRow::read)
+        .query_row([sid.as_str()], read_account)
         .optional()
         .map_err(backend)?;
     row.map(AccountRow::into_account).transpose()
@@ -94,7 +95,7 @@ pub(super) fn find(conn: &Connection, sid: &AccountSid) -> Result<Option<Account
 pub(super) fn all(conn: &Connection) -> Result<Vec<Account>, StoreError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY sid");
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = statement.query_map([], AccountRow::read).map_err(backend)?;
+    let rows = statement.query_map([], read_account).map_err(backend)?;
     rows.map(|row| row.map_err(backend).and_then(AccountRow::into_account))
         .collect()
 }
@@ -187,48 +188,17 @@ pub(super) fn keys_of(conn: &Connection, sid: &AccountSid) -> Result<Vec<ApiKey>
     Ok(keys)
 }
 
-/// An account row as read, before its values are checked.
-struct AccountRow {
-    sid: String,
-    name: String,
-    region: String,
-    timezone: String,
-    voip_enabled: bool,
-    trial: bool,
-    kyc_complete: bool,
-    rate_limit: u32,
-    date_created: i64,
-    date_updated: i64,
-}
-
-impl AccountRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            sid: row.get(0)?,
-            name: row.get(1)?,
-            region: row.get(2)?,
-            timezone: row.get(3)?,
-            voip_enabled: row.get(4)?,
-            trial: row.get(5)?,
-            kyc_complete: row.get(6)?,
-            rate_limit: row.get(7)?,
-            date_created: row.get(8)?,
-            date_updated: row.get(9)?,
-        })
-    }
-
-    fn into_account(self) -> Result<Account, StoreError> {
-        Ok(Account {
-            sid: stored("account sid", AccountSid::parse(&self.sid))?,
-            name: self.name,
-            region: stored("account region", RegionName::parse(&self.region))?,
-            timezone: stored("account timezone", TimeZoneName::parse(&self.timezone))?,
-            voip_enabled: self.voip_enabled,
-            trial: self.trial,
-            kyc_complete: self.kyc_complete,
-            rate_limit: stored("account rate limit", RateLimit::new(self.rate_limit))?,
-            date_created: timestamp(self.date_created)?,
-            date_updated: timestamp(self.date_updated)?,
-        })
-    }
+fn read_account(row: &Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok(AccountRow {
+        sid: row.get(0)?,
+        name: row.get(1)?,
+        region: row.get(2)?,
+        timezone: row.get(3)?,
+        voip_enabled: row.get(4)?,
+        trial: row.get(5)?,
+        kyc_complete: row.get(6)?,
+        rate_limit: row.get(7)?,
+        date_created: row.get(8)?,
+        date_updated: row.get(9)?,
+    })
 }

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use roster_domain::{
-    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceName, DeviceStatus, NewDevice,
-    RuleError, SipCredentials, SipUri, UserId,
+    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, RuleError,
+    SipCredentials, SipUri, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::rows::{stored, write_error};
+use super::rows::write_error;
 use super::{backend, users};
+use crate::rows::{device_id, stored, DeviceRow};
 use crate::StoreError;
 
 const DEVICE_COLUMNS: &str = "id, user_id, contact_uri, name, verified, available, busy";
@@ -25,7 +26,7 @@ pub(super) fn of_user(
     );
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = statement
-        .query_map((account.as_str(), user.to_string()), DeviceRow::read)
+        .query_map((account.as_str(), user.to_string()), read_device)
         .map_err(backend)?;
     rows.map(|row| row.map_err(backend).and_then(DeviceRow::into_device))
         .collect()
@@ -43,7 +44,7 @@ pub(super) fn of_users(
     );
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = statement
-        .query_map((account.as_str(), user_ids), DeviceRow::read)
+        .query_map((account.as_str(), user_ids), read_device)
         .map_err(backend)?;
     let mut grouped: HashMap<UserId, Vec<Device>> = HashMap::new();
     for row in rows {
@@ -280,7 +281,7 @@ fn find_one(
 ) -> Result<Option<Device>, StoreError> {
     let mut statement = conn.prepare_cached(sql).map_err(backend)?;
     let row = statement
-        .query_row(params, DeviceRow::read)
+        .query_row(params, read_device)
         .optional()
         .map_err(backend)?;
     row.map(DeviceRow::into_device).transpose()
@@ -311,49 +312,14 @@ fn save(
     users::touch(conn, account, device.user_id, at)
 }
 
-fn device_id(raw: i64) -> Result<DeviceId, &'static str> {
-    u64::try_from(raw)
-        .map_err(|_| "negative")
-        .and_then(DeviceId::from_u64)
-}
-
-/// A device row as read, before its values are checked.
-struct DeviceRow {
-    id: i64,
-    user_id: String,
-    contact_uri: String,
-    name: String,
-    verified: bool,
-    available: Option<bool>,
-    busy: bool,
-}
-
-impl DeviceRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            user_id: row.get(1)?,
-            contact_uri: row.get(2)?,
-            name: row.get(3)?,
-            verified: row.get(4)?,
-            available: row.get(5)?,
-            busy: row.get(6)?,
-        })
-    }
-
-    fn into_device(self) -> Result<Device, StoreError> {
-        Ok(Device {
-            id: stored("device id", device_id(self.id))?,
-            user_id: stored("device user", UserId::parse(&self.user_id))?,
-            contact_uri: stored("device contact", ContactUri::parse(&self.contact_uri))?,
-            name: stored("device name", DeviceName::parse(&self.name))?,
-            verified: self.verified,
-            available: self.available,
-            status: if self.busy {
-                DeviceStatus::Busy
-            } else {
-                DeviceStatus::Free
-            },
-        })
-    }
+fn read_device(row: &Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        contact_uri: row.get(2)?,
+        name: row.get(3)?,
+        verified: row.get(4)?,
+        available: row.get(5)?,
+        busy: row.get(6)?,
+    })
 }

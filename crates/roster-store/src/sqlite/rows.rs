@@ -1,24 +1,9 @@
-//! Conversions between SQLite values and domain values, and the one place where a
-//! unique-key clash is told apart from other failures.
+//! The one place where a SQLite unique-key clash is told apart from other failures.
 
-use jiff::Timestamp;
 use rusqlite::ErrorCode;
 
 use super::backend;
 use crate::{Conflict, StoreError};
-
-pub(crate) fn timestamp(second: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_second(second).map_err(|_| StoreError::corrupt(format!("timestamp {second}")))
-}
-
-pub(crate) fn optional_timestamp(second: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
-    second.map(timestamp).transpose()
-}
-
-/// Parses a stored value with its domain parser; a failure means the row is corrupt.
-pub(crate) fn stored<T>(what: &str, parsed: Result<T, &'static str>) -> Result<T, StoreError> {
-    parsed.map_err(|reason| StoreError::corrupt(format!("{what}: {reason}")))
-}
 
 /// Maps a failed write to the unique key it clashed with, when it did, by the columns that
 /// SQLite names in its message.

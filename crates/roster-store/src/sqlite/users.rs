@@ -1,13 +1,11 @@
 //! Users and their devices in SQLite.
 
-use roster_domain::{
-    AccountSid, Email, NamePolicy, NewUser, PersonName, Role, RuleError, User, UserChanges,
-    UserFields, UserId,
-};
+use roster_domain::{AccountSid, Email, NewUser, RuleError, User, UserChanges, UserFields, UserId};
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::rows::{optional_timestamp, stored, timestamp, write_error};
+use super::rows::write_error;
 use super::{backend, devices};
+use crate::rows::UserRow;
 use crate::{StoreError, UserPage, UserQuery};
 use jiff::Timestamp;
 
@@ -59,7 +57,7 @@ pub(super) fn find(
         ))
         .map_err(backend)?;
     let row = statement
-        .query_row((account.as_str(), &id_text), UserRow::read)
+        .query_row((account.as_str(), &id_text), read_user)
         .optional()
         .map_err(backend)?;
     let Some(row) = row else {
@@ -73,7 +71,7 @@ pub(super) fn find(
     Ok(Some(user))
 }
 
-/// The user columns in the order [`UserRow::read`] reads them.
+/// The user columns in the order [`read_user`] reads them.
 const USER_COLUMNS: &str = "id, first_name, last_name, email, email_verified, role, date_created, \
      date_updated, last_login";
 
@@ -108,7 +106,7 @@ pub(super) fn list(
     let rows = statement
         .query_map(
             (account.as_str(), &emails, &contacts, query.limit, offset),
-            UserRow::read,
+            read_user,
         )
         .map_err(backend)?;
     let mut users = rows
@@ -235,53 +233,16 @@ pub(super) fn json_array(values: &[String]) -> String {
     out
 }
 
-/// A user row as read, before its values are checked.
-struct UserRow {
-    id: String,
-    first_name: String,
-    last_name: String,
-    email: Option<String>,
-    email_verified: bool,
-    role: String,
-    date_created: i64,
-    date_updated: i64,
-    last_login: Option<i64>,
-}
-
-impl UserRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            first_name: row.get(1)?,
-            last_name: row.get(2)?,
-            email: row.get(3)?,
-            email_verified: row.get(4)?,
-            role: row.get(5)?,
-            date_created: row.get(6)?,
-            date_updated: row.get(7)?,
-            last_login: row.get(8)?,
-        })
-    }
-
-    fn into_user(self) -> Result<User, StoreError> {
-        // Stored names passed the policy in force when written; reading accepts the widest.
-        let policy = NamePolicy::UnicodeLetters;
-        Ok(User {
-            id: stored("user id", UserId::parse(&self.id))?,
-            first_name: stored("first name", PersonName::parse(&self.first_name, policy))?,
-            last_name: stored("last name", PersonName::parse(&self.last_name, policy))?,
-            email: self
-                .email
-                .as_deref()
-                .map(Email::parse)
-                .transpose()
-                .map_err(|r| StoreError::corrupt(format!("email: {r}")))?,
-            email_verified: self.email_verified,
-            role: stored("role", Role::parse(&self.role))?,
-            date_created: timestamp(self.date_created)?,
-            date_updated: timestamp(self.date_updated)?,
-            last_login: optional_timestamp(self.last_login)?,
-            devices: None,
-        })
-    }
+fn read_user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: row.get(0)?,
+        first_name: row.get(1)?,
+        last_name: row.get(2)?,
+        email: row.get(3)?,
+        email_verified: row.get(4)?,
+        role: row.get(5)?,
+        date_created: row.get(6)?,
+        date_updated: row.get(7)?,
+        last_login: row.get(8)?,
+    })
 }
