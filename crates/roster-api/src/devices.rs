@@ -60,7 +60,13 @@ pub(crate) async fn update_device(
         },
         None => UpdateDevice {
             available: query.get("available").map(query_bool).transpose()?,
-            contact_uri: query.get("contact_uri").map(str::to_owned),
+            // An unencoded `+` arrives as a space; read it back as the `+` it was.
+            contact_uri: query
+                .get("contact_uri")
+                .map(|raw| match raw.strip_prefix(' ') {
+                    Some(rest) => format!("+{}", rest.trim_start()),
+                    None => raw.to_owned(),
+                }),
         },
     };
 

@@ -176,8 +176,10 @@ fn decode(raw: &str) -> Result<String, ApiError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
+                // Both must be hex digits: `from_str_radix` alone would take "+1".
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok());
                 let byte = hex
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -266,7 +268,9 @@ mod tests {
 
     #[test]
     fn malformed_escapes_and_invalid_utf8_are_refused() {
-        for raw in ["a=%", "a=%4", "a=%zz", "a=%FF", "a=%C3%28"] {
+        for raw in [
+            "a=%", "a=%4", "a=%zz", "a=%FF", "a=%C3%28", "a=%+1", "a=%-1",
+        ] {
             assert!(Query::parse(raw).is_err(), "{raw}");
         }
     }

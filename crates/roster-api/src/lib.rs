@@ -86,47 +86,57 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(envelope::envelope))
 }
 
-/// The operator API's table, every route behind the operator token.
+/// The operator API's table, every route behind the operator token; with no token
+/// configured there are no operator routes at all, so they answer like unknown ones.
 fn operator_routes(state: &AppState) -> Router<AppState> {
+    if state.operator_token.is_none() {
+        return Router::new();
+    }
+    // Per method, so a wrong method is refused (405) before the token is looked at.
+    let gate = || middleware::from_fn_with_state(state.clone(), operator::gate);
     let account = "/operator/v1/accounts/{sid}";
     Router::new()
         .route(
             "/operator/v1/accounts",
-            get(operator::list_accounts).post(operator::create_account),
+            get(operator::list_accounts)
+                .post(operator::create_account)
+                .route_layer(gate()),
         )
         .route(
             account,
             get(operator::get_account)
                 .put(operator::update_account)
-                .delete(operator::delete_account),
+                .delete(operator::delete_account)
+                .route_layer(gate()),
         )
         .route(
             &format!("{account}/keys"),
-            get(operator::list_keys).post(operator::issue_key),
+            get(operator::list_keys)
+                .post(operator::issue_key)
+                .route_layer(gate()),
         )
-        .route("/operator/v1/keys/{api_key}", delete(operator::revoke_key))
+        .route(
+            "/operator/v1/keys/{api_key}",
+            delete(operator::revoke_key).route_layer(gate()),
+        )
         .route(
             &format!("{account}/verifications"),
-            post(operator::verify_device),
+            post(operator::verify_device).route_layer(gate()),
         )
         .route(
             &format!("{account}/devices/{{device_id}}/calls/start"),
-            post(operator::start_call),
+            post(operator::start_call).route_layer(gate()),
         )
         .route(
             &format!("{account}/devices/{{device_id}}/calls/end"),
-            post(operator::end_call),
+            post(operator::end_call).route_layer(gate()),
         )
         .route(
             &format!("{account}/users/{{user_id}}/logins"),
-            post(operator::record_login),
+            post(operator::record_login).route_layer(gate()),
         )
         .route(
             &format!("{account}/sip-credentials/{{username}}"),
-            get(operator::sip_credentials),
+            get(operator::sip_credentials).route_layer(gate()),
         )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            operator::gate,
-        ))
 }

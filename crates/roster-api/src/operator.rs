@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use roster_domain::{Account, ApiKey, Field, SipCredentials, UserFields};
-use roster_service::{AccountSettingsInput, CallEvent, IssuedKey};
+use roster_domain::{Account, ApiKey, Field, RuleError, SipCredentials, UserFields};
+use roster_service::{AccountSettingsInput, CallEvent, IssuedKey, ServiceError};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
@@ -29,11 +29,17 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
     let matches: bool = presented.as_bytes().ct_eq(expected.as_bytes()).into();
     if !matches {
-        return ApiError::Unauthenticated.into_response();
+        let mut response = ApiError::Unauthenticated.into_response();
+        let challenge = HeaderValue::from_static("Bearer realm=\"roster-operator\"");
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+        return response;
     }
     next.run(request).await
 }
@@ -153,7 +159,11 @@ pub(crate) async fn record_login(
     State(state): State<AppState>,
     Path((sid, user)): Path<(String, String)>,
 ) -> Result<Reply, ApiError> {
-    let user = state.directory.record_login(&sid, &user).await?;
+    let user = state
+        .directory
+        .record_login(&sid, &user)
+        .await
+        .map_err(not_found)?;
     let account: Arc<Account> = state.directory.require_account(&sid).await?;
     let fields = UserFields {
         last_login: true,
@@ -168,6 +178,17 @@ pub(crate) async fn sip_credentials(
 ) -> Result<Reply, ApiError> {
     let credentials = state.directory.sip_credentials(&sid, &username).await?;
     Ok(Reply::record(Some(SipCredentialsView::new(&credentials))))
+}
+
+/// The operator names users and devices by id alone, so a missing one is plainly 404 /
+/// 1000 here rather than the Users API's codes.
+fn not_found(error: ServiceError) -> ApiError {
+    match error {
+        ServiceError::Rule(rule @ (RuleError::UserNotFound | RuleError::DeviceNotFound)) => {
+            ApiError::NotFound(rule.to_string())
+        }
+        other => other.into(),
+    }
 }
 
 fn settings(body: &JsonObject) -> Result<AccountSettingsInput, ApiError> {

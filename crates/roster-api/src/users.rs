@@ -43,7 +43,7 @@ pub(crate) async fn list_users(
     query: Query,
 ) -> Result<Reply, ApiError> {
     let fields = fields(&query);
-    let offset = query.number(Field::Offset, 0, 0..=u64::from(u32::MAX))?;
+    let offset = query.number(Field::Offset, 0, 0..=u64::MAX)?;
     let limit = query.number(Field::Limit, 20, 1..=50)? as u32;
     let filter = UserFilter {
         emails: query.list(Field::Email)?,

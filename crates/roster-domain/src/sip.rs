@@ -4,19 +4,16 @@ use std::fmt;
 
 use rand::Rng;
 
-/// A SIP URI: `sip:` and a user part of 1 to 64 lower-case letters, digits, `.`, `_` or
-/// `-`, optionally followed by `@` and a host.
+/// A SIP URI as Exotel writes them: `sip:` and a user part of 1 to 64 lower-case letters,
+/// digits, `.`, `_` or `-`, with no host (the deployment's registrar is the host). The
+/// user part is the digest user name, so it must identify the softphone on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SipUri(String);
 
 impl SipUri {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let Some(rest) = raw.strip_prefix("sip:") else {
+        let Some(user) = raw.strip_prefix("sip:") else {
             return Err("must start with 'sip:'");
-        };
-        let (user, host) = match rest.split_once('@') {
-            Some((user, host)) => (user, Some(host)),
-            None => (rest, None),
         };
         let user_ok = (1..=64).contains(&user.len())
             && user
@@ -24,16 +21,8 @@ impl SipUri {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         if !user_ok {
             return Err(
-                "the user part must be 1 to 64 lower-case letters, digits, '.', '_' or '-'",
+                "after 'sip:' must come 1 to 64 lower-case letters, digits, '.', '_' or '-'",
             );
-        }
-        let host_ok = host.is_none_or(|h| {
-            (1..=253).contains(&h.len())
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
-        });
-        if !host_ok {
-            return Err("the host after '@' is not a valid host name");
         }
         Ok(Self(raw.to_owned()))
     }
@@ -55,8 +44,7 @@ impl SipUri {
 
     /// The user part, which SIP registrars use as the digest user name.
     pub fn user(&self) -> &str {
-        let rest = &self.0[4..];
-        rest.split_once('@').map_or(rest, |(user, _)| user)
+        &self.0[4..]
     }
 
     pub fn as_str(&self) -> &str {

@@ -41,6 +41,13 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         entries.insert(key, (Instant::now(), value));
     }
 
+    /// Forgets every entry.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     /// Forgets one entry, so a change made in this process is seen at once.
     pub(crate) fn forget<Q>(&self, key: &Q)
     where

@@ -21,7 +21,7 @@ pub use credentials::{ApiToken, IssuedKey, TokenHasher};
 pub use devices::{AddDevice, UpdateDevice};
 pub use error::ServiceError;
 pub use operator::CallEvent;
-pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter};
+pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter, SharedRateLimiter};
 pub use users::{CreateUser, UpdateUser, UserFilter};
 
 use cache::TtlCache;

@@ -83,6 +83,8 @@ impl Directory {
             return Err(not_found());
         }
         self.accounts.forget(&parsed);
+        // The account's keys went with it; cached ones must not outlive them here.
+        self.keys.clear();
         Ok(())
     }
 

@@ -22,6 +22,9 @@ pub enum StoreError {
         "database schema version {found} is newer than this roster knows ({known}); upgrade roster"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    /// A transaction kept losing serialisation races to concurrent ones.
+    #[error("the database was too busy with conflicting changes; try again")]
+    Contention,
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     /// The cause is shown in the message rather than chained as a source, so an error

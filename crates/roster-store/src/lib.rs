@@ -2,6 +2,7 @@
 //! scoped by account in SQL, so another account's ids are simply not found.
 
 mod error;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
 
@@ -13,6 +14,7 @@ use roster_domain::{
 };
 
 pub use error::{Conflict, StoreError};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Everything roster keeps, behind one interface so SQLite and PostgreSQL are

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use roster_domain::{NamePolicy, RegionName};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 /// Settings every command shares: where the data is.
 #[derive(Debug, Clone, Args)]
 pub struct StorageArgs {
-    /// Database: a SQLite file path (or `sqlite://PATH`). Default: roster.db
+    /// Database: a SQLite file path (or `sqlite://PATH`), or a `postgres://` URL. Default: roster.db
     #[arg(
         long = "database",
         env = "ROSTER_DATABASE_URL",
@@ -38,6 +38,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_REGION", value_name = "NAME")]
     pub region: Option<String>,
 
+    /// Redis URL (`redis://127.0.0.1:6379`) to share rate limits across nodes. Default: none
+    #[arg(long, env = "ROSTER_REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
+
     /// Log format: `text` or `json`. Default: text
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
@@ -56,6 +60,7 @@ struct FileSettings {
     auth_failures_per_minute: Option<u32>,
     sip_realm: Option<String>,
     operator_token: Option<String>,
+    redis_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +73,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
     Sqlite(PathBuf),
+    /// A `postgres://` URL, for several nodes sharing one database.
+    Postgres(String),
 }
 
 /// Every setting, checked.
@@ -85,6 +92,8 @@ pub struct Settings {
     pub sip_realm: String,
     /// Guards `/operator/v1`; without it the operator API is switched off.
     pub operator_token: Option<String>,
+    /// Shares each account's rate limit across nodes; without it each node counts alone.
+    pub redis_url: Option<String>,
 }
 
 impl Settings {
@@ -159,6 +168,14 @@ impl Settings {
             return Err(invalid("operator_token", "must be at least 16 characters"));
         }
 
+        let redis_url = pick(&serve.redis, file.redis_url);
+        if redis_url
+            .as_ref()
+            .is_some_and(|u| !u.starts_with("redis://"))
+        {
+            return Err(invalid("redis", "must be a redis:// URL"));
+        }
+
         Ok(Self {
             listen,
             database,
@@ -169,6 +186,7 @@ impl Settings {
             auth_failures_per_minute,
             sip_realm,
             operator_token,
+            redis_url,
         })
     }
 }
@@ -182,12 +200,10 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     })
 }
 
-fn parse_database(raw: &str) -> anyhow::Result<Database> {
+/// Reads a database setting: a `postgres://` URL, `sqlite://PATH`, `sqlite:PATH` or a path.
+pub fn parse_database(raw: &str) -> anyhow::Result<Database> {
     if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        bail!(invalid(
-            "database",
-            "PostgreSQL is not supported by this build yet; use a SQLite path"
-        ));
+        return Ok(Database::Postgres(raw.to_owned()));
     }
     let path = raw
         .strip_prefix("sqlite://")

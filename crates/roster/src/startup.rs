@@ -9,8 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use roster_api::{AppState, FailedAuthLimiter};
 use roster_domain::Clock;
-use roster_service::{Directory, DirectoryOptions, LocalRateLimiter, TokenHasher};
-use roster_store::{SqliteStore, Store};
+use roster_service::{
+    Directory, DirectoryOptions, LocalRateLimiter, RateLimiter, SharedRateLimiter, TokenHasher,
+};
+use roster_store::{PostgresStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 
 use crate::config::{Database, Settings};
@@ -18,14 +20,35 @@ use crate::config::{Database, Settings};
 /// How long requests in flight may run on after a stop signal; the contract allows 10 s.
 const DRAIN_TIME: Duration = Duration::from_secs(8);
 
-/// Opens the configured storage, bringing its schema up to date.
-pub fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the configured storage, bringing its schema up to date; refuses a schema newer
+/// than this build knows.
+pub async fn open_store(database: &Database) -> anyhow::Result<Arc<dyn Store>> {
     match database {
         Database::Sqlite(path) => {
             let store = SqliteStore::open(path)
                 .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
             Ok(Arc::new(store))
         }
+        Database::Postgres(url) => {
+            let store = PostgresStore::open(url)
+                .await
+                .with_context(|| format!("cannot open the PostgreSQL database {}", redact(url)))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -55,6 +78,14 @@ pub async fn open_directory(
     )))
 }
 
+/// The shared limiter when Redis is configured, else one counting in this process.
+fn rate_limiter(settings: &Settings) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    Ok(match &settings.redis_url {
+        Some(url) => Arc::new(SharedRateLimiter::new(url).context("invalid setting redis")?),
+        None => Arc::new(LocalRateLimiter::new()),
+    })
+}
+
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,
@@ -69,7 +100,7 @@ impl Server {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let state = AppState {
             directory,
-            rate_limiter: Arc::new(LocalRateLimiter::new()),
+            rate_limiter: rate_limiter(settings)?,
             failed_auth: Arc::new(FailedAuthLimiter::new(settings.auth_failures_per_minute)),
             region: settings.region.clone(),
             operator_token: settings.operator_token.as_deref().map(Arc::from),

@@ -59,10 +59,22 @@ pub(super) fn list(
     account: &AccountSid,
     user: UserId,
 ) -> Result<Option<Vec<Device>>, StoreError> {
-    if !users::exists(conn, account, user)? {
-        return Ok(None);
+    // One statement, so a user deleted meanwhile is missing rather than deviceless.
+    let sql = "SELECT d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy
+         FROM users u LEFT JOIN devices d ON d.account_sid = u.account_sid AND d.user_id = u.id
+         WHERE u.account_sid = ?1 AND u.id = ?2 ORDER BY d.id";
+    let mut statement = conn.prepare_cached(sql).map_err(backend)?;
+    let mut rows = statement
+        .query((account.as_str(), user.to_string()))
+        .map_err(backend)?;
+    let mut devices = None;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let found: &mut Vec<Device> = devices.get_or_insert_with(Vec::new);
+        if row.get_ref(0).map_err(backend)?.data_type() != rusqlite::types::Type::Null {
+            found.push(read_device(row).map_err(backend)?.into_device()?);
+        }
     }
-    of_user(conn, account, user).map(Some)
+    Ok(devices)
 }
 
 pub(super) fn insert(

@@ -162,7 +162,14 @@ impl Store for SqliteStore {
         id: UserId,
         fields: UserFields,
     ) -> Result<Option<User>, StoreError> {
-        self.read(|conn| users::find(conn, account, id, fields))
+        self.read(|conn| {
+            // The user and its devices from one snapshot, so a concurrent delete is seen
+            // whole or not at all.
+            let tx = conn.unchecked_transaction().map_err(backend)?;
+            let user = users::find(&tx, account, id, fields)?;
+            tx.commit().map_err(backend)?;
+            Ok(user)
+        })
     }
 
     async fn list_users(

@@ -34,6 +34,8 @@ pub struct Cli {
 enum Command {
     /// Run the HTTP server.
     Serve(serve::ServeCommand),
+    /// Bring the database schema up to date and print its version.
+    Migrate,
     /// Create, change and inspect accounts.
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
@@ -62,6 +64,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let directory = operator_directory(&cli.storage).await?;
     match cli.command {
         Command::Serve(_) => Ok(()),
+        Command::Migrate => print_json(
+            &serde_json::json!({ "schema_version": settings_schema_version(&cli.storage)? }),
+        ),
         Command::Accounts(command) => accounts::run(&directory, command).await,
         Command::Keys(command) => keys::run(&directory, command).await,
         Command::Devices(command) => directory::devices(&directory, command).await,
@@ -74,9 +79,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The directory an operator command works on: the configured database, real time.
 async fn operator_directory(storage: &StorageArgs) -> anyhow::Result<Directory> {
     let settings = Settings::load(storage, &ServeArgs::default())?;
-    let store = startup::open_store(&settings.database)?;
+    let store = startup::open_store(&settings.database).await?;
     let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;
     Arc::try_unwrap(directory).map_err(|_| anyhow::anyhow!("the directory is shared unexpectedly"))
+}
+
+/// The schema version a migrated database of the configured kind has.
+fn settings_schema_version(storage: &StorageArgs) -> anyhow::Result<i64> {
+    let settings = Settings::load(storage, &ServeArgs::default())?;
+    Ok(match settings.database {
+        crate::config::Database::Sqlite(_) => roster_store::sqlite::KNOWN_VERSION,
+        crate::config::Database::Postgres(_) => roster_store::postgres::KNOWN_VERSION,
+    })
 }
 
 /// Prints a value as indented JSON on stdout.

@@ -24,7 +24,7 @@ pub(crate) async fn run(storage: &StorageArgs, command: ServeCommand) -> anyhow:
     let settings = Settings::load(storage, &command.settings)?;
     let _log_guard = telemetry::init_server(settings.log_format);
 
-    let store = startup::open_store(&settings.database)?;
+    let store = startup::open_store(&settings.database).await?;
     let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;
     let demo = if command.demo {
         Some(prepare_demo(&directory).await?)

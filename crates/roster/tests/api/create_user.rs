@@ -274,14 +274,12 @@ async fn a_failed_create_writes_nothing() {
 
     // The refused create left its number free: the same number now succeeds.
     retry.assert_success();
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    let users: i64 = conn
-        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-        .unwrap();
-    let devices: i64 = conn
-        .query_row("SELECT COUNT(*) FROM devices", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!((users, devices), (2, 2));
+    let users = app.backend.strings("SELECT COUNT(*) FROM users").await;
+    let devices = app.backend.strings("SELECT COUNT(*) FROM devices").await;
+    assert_eq!(
+        (users, devices),
+        (vec!["2".to_owned()], vec!["2".to_owned()])
+    );
 }
 
 #[tokio::test]

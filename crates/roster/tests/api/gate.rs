@@ -242,8 +242,7 @@ async fn settings_changed_elsewhere_take_effect_within_a_second() {
     };
 
     // Written straight to the database, as `roster accounts update` in another process does.
-    let store = roster::startup::open_store(&roster::config::Database::Sqlite(app.db_path.clone()))
-        .unwrap();
+    let store = roster::startup::open_store(&app.database).await.unwrap();
     let mut account = store
         .account(&roster_domain::AccountSid::parse("acme").unwrap())
         .await

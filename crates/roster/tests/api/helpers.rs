@@ -3,9 +3,9 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::store_support::Backend;
 use jiff::Timestamp;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -33,12 +33,13 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub directory: Arc<Directory>,
     pub clock: Arc<ManualClock>,
-    pub db_path: PathBuf,
+    /// The database this server uses, with raw access for checks beside the API.
+    pub backend: Backend,
+    pub database: Database,
     pub acme: Credentials,
     pub globex: Credentials,
     client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -48,11 +49,11 @@ impl TestApp {
 
     pub async fn spawn_in_region(region: &str) -> Self {
         capture_logs();
-        let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("roster.db");
+        let backend = Backend::from_env().await;
+        let database = roster::config::parse_database(&backend.url()).unwrap();
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database: Database::Sqlite(db_path.clone()),
+            database: database.clone(),
             region: RegionName::parse(region).unwrap(),
             log_format: LogFormat::Text,
             token_pepper: None,
@@ -60,9 +61,10 @@ impl TestApp {
             auth_failures_per_minute: 30,
             sip_realm: "roster".to_owned(),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
+            redis_url: None,
         };
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
-        let store = startup::open_store(&settings.database).unwrap();
+        let store = startup::open_store(&settings.database).await.unwrap();
         let directory = startup::open_directory(&settings, store, clock.clone())
             .await
             .unwrap();
@@ -80,12 +82,12 @@ impl TestApp {
             address,
             directory,
             clock,
-            db_path,
+            backend,
+            database,
             acme,
             globex,
             client,
             stop: Some(stop),
-            _dir: dir,
         }
     }
 
@@ -291,5 +293,144 @@ impl Write for LogWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+// Requests, accounts and list checks for the list, update, delete and device endpoints.
+
+impl TestApp {
+    pub async fn put(&self, who: &Credentials, path: &str, body: &Value) -> Answer {
+        let request = self
+            .client
+            .put(self.url(path))
+            .basic_auth(&who.key, Some(&who.token))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        self.send(request).await
+    }
+
+    pub async fn delete(&self, who: &Credentials, path: &str) -> Answer {
+        let request = self
+            .client
+            .delete(self.url(path))
+            .basic_auth(&who.key, Some(&who.token));
+        self.send(request).await
+    }
+
+    /// Another account whose budget big scenarios cannot exhaust.
+    pub async fn roomy_account(&self, sid: &str) -> Credentials {
+        let settings = AccountSettings {
+            rate_limit: Some(roster_domain::RateLimit::new(100_000).unwrap()),
+            ..Default::default()
+        };
+        self.account(sid, settings).await
+    }
+
+    /// Another account with VOIP enabled, so its users get a softphone.
+    pub async fn voip_account(&self, sid: &str) -> Credentials {
+        let settings = AccountSettings {
+            voip_enabled: Some(true),
+            rate_limit: Some(roster_domain::RateLimit::new(100_000).unwrap()),
+            ..Default::default()
+        };
+        self.account(sid, settings).await
+    }
+
+    /// Starts a second server over the same database file, as another node of the same
+    /// deployment would be, and returns its base URL (`http://127.0.0.1:port`).
+    pub async fn second_node(&self) -> String {
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database: self.database.clone(),
+            region: RegionName::parse("local").unwrap(),
+            log_format: LogFormat::Text,
+            token_pepper: None,
+            names: NamePolicy::Exotel,
+            auth_failures_per_minute: 30,
+            sip_realm: "roster".to_owned(),
+            operator_token: Some(OPERATOR_TOKEN.to_owned()),
+            redis_url: None,
+        };
+        let store = startup::open_store(&settings.database).await.unwrap();
+        let directory = startup::open_directory(&settings, store, self.clock.clone())
+            .await
+            .unwrap();
+        let server = Server::bind(&settings, directory).await.unwrap();
+        let address = server.local_addr().unwrap();
+        tokio::spawn(server.run_until(std::future::pending()));
+        format!("http://{address}")
+    }
+}
+
+/// A created user's id.
+pub fn user_id(user: &Value) -> String {
+    user["id"].as_str().expect("a user id").to_owned()
+}
+
+/// The id of a created user's device at `index` (devices are ordered by id).
+pub fn device_id(user: &Value, index: usize) -> u64 {
+    user["devices"][index]["id"].as_u64().expect("a device id")
+}
+
+/// The id of a created user's device of type `kind` (`tel` or `sip`).
+pub fn device_of_type(user: &Value, kind: &str) -> u64 {
+    user["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .find(|d| d["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} device: {user}"))["id"]
+        .as_u64()
+        .expect("a device id")
+}
+
+impl Answer {
+    /// Checks a paged list (`GET .../users`): the envelope with `metadata`, whose keys are
+    /// `total, count, offset, limit` in that order and whose `count` is the number of
+    /// items; every item is `{code: 200, status: "success", data}`. Returns the metadata
+    /// and each item's `data`.
+    pub fn assert_page(&self) -> (&Value, Vec<&Value>) {
+        let items = self.assert_list_envelope(&[
+            "request_id",
+            "method",
+            "http_code",
+            "metadata",
+            "response",
+        ]);
+        let metadata = &self.body["metadata"];
+        assert_eq!(keys(metadata), ["total", "count", "offset", "limit"]);
+        assert_eq!(metadata["count"].as_u64(), Some(items.len() as u64));
+        (metadata, items)
+    }
+
+    /// Checks an unpaged list (`GET .../devices`): the list envelope without `metadata`.
+    /// Returns each item's `data`.
+    pub fn assert_list_success(&self) -> Vec<&Value> {
+        self.assert_list_envelope(&["request_id", "method", "http_code", "response"])
+    }
+
+    fn assert_list_envelope(&self, envelope_keys: &[&str]) -> Vec<&Value> {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        assert_eq!(keys(&self.body), envelope_keys);
+        let id = self.body["request_id"].as_str().unwrap();
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+            "{id}"
+        );
+        assert_eq!(self.header("x-request-id"), Some(id));
+        assert_eq!(self.body["http_code"], 200);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let items = self.body["response"]
+            .as_array()
+            .unwrap_or_else(|| panic!("response is not an array: {}", self.body));
+        items
+            .iter()
+            .map(|item| {
+                assert_eq!(keys(item), ["code", "status", "data"], "{item}");
+                assert_eq!(item["code"], 200);
+                assert_eq!(item["status"], "success");
+                &item["data"]
+            })
+            .collect()
     }
 }

@@ -1,6 +1,10 @@
 //! Per-account request budgets. A budget is a count per wall-clock minute, so every node
 //! can agree on the window without talking, and the whole budget may be spent at once.
 
+mod shared;
+
+pub use shared::SharedRateLimiter;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -101,20 +105,20 @@ mod tests {
         let limiter = LocalRateLimiter::new();
         let sid = AccountSid::parse("acme").unwrap();
         let limit = RateLimit::new(3).unwrap();
-        let start = Timestamp::from_second(1_700_000_040).unwrap();
+        let start = Timestamp::from_second(1_700_000_080).unwrap();
 
         let remaining: Vec<u32> = (0..3)
             .map(|_| limiter.decide(&sid, limit, start).remaining)
             .collect();
         let refused = limiter.decide(&sid, limit, start);
         let next_minute =
-            limiter.decide(&sid, limit, Timestamp::from_second(1_700_000_060).unwrap());
+            limiter.decide(&sid, limit, Timestamp::from_second(1_700_000_100).unwrap());
 
         assert_eq!(remaining, [2, 1, 0]);
         assert!(!refused.allowed);
         assert_eq!(
             (refused.reset, refused.retry_after(start)),
-            (1_700_000_060, 20)
+            (1_700_000_100, 20)
         );
         assert!(next_minute.allowed && next_minute.remaining == 2);
     }

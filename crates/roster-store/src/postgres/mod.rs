@@ -1,0 +1,369 @@
+//! The PostgreSQL backend, for several roster nodes sharing one database. It keeps to SQL
+//! that CockroachDB and YugabyteDB also accept: no advisory locks, no triggers, no
+//! `LISTEN/NOTIFY`; invariants are unique and partial unique indexes; transactions that
+//! lose a serialisation race are retried.
+
+mod accounts;
+mod devices;
+mod migrate;
+mod users;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use jiff::Timestamp;
+use roster_domain::{
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
+    NewUser, SipCredentials, User, UserChanges, UserFields, UserId,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::{Conflict, Store, StoreError, UserPage, UserQuery};
+
+pub use migrate::KNOWN_VERSION;
+
+/// Connections kept open per node.
+const POOL_SIZE: usize = 16;
+/// Attempts of a transaction that keeps losing serialisation races.
+const ATTEMPTS: usize = 5;
+
+/// A roster database in PostgreSQL (or an engine speaking its protocol).
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`, libpq's `options` included, so
+    /// `?options=-c%20search_path%3Dname` selects a schema). Does not migrate.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(pg)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string().into()))?;
+        Ok(Self { pool })
+    }
+
+    /// Connects and brings the schema up to date, refusing a schema newer than this build.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url)?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations the database lacks; returns the schema version.
+    pub async fn migrate(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        migrate::apply(&client).await
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(format!("no database connection: {e}").into()))
+    }
+}
+
+/// Runs `$body` in a transaction on `$tx`, committing on `Ok` and retrying the whole
+/// transaction when it loses a serialisation race.
+macro_rules! in_transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut client = $store.client().await?;
+            let $tx = client.transaction().await.map_err(crate::postgres::pg)?;
+            let result = async { $body }.await;
+            let result = match result {
+                Ok(value) => $tx
+                    .commit()
+                    .await
+                    .map(|()| value)
+                    .map_err(crate::postgres::pg),
+                Err(error) => Err(error),
+            };
+            match result {
+                Err(StoreError::Contention) if attempt < ATTEMPTS => continue,
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// What query helpers need of a connection or transaction: cached statements.
+#[async_trait]
+pub(crate) trait Db: Send + Sync {
+    async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)])
+        -> Result<Vec<Row>, StoreError>;
+    async fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError>;
+
+    async fn row(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self.rows(sql, params).await?.into_iter().next())
+    }
+}
+
+#[async_trait]
+impl Db for deadpool_postgres::Client {
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let statement = self.prepare_cached(sql).await.map_err(pg)?;
+        self.query(&statement, params).await.map_err(pg)
+    }
+
+    async fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let statement = self.prepare_cached(sql).await.map_err(pg)?;
+        self.execute(&statement, params).await.map_err(pg)
+    }
+}
+
+#[async_trait]
+impl Db for deadpool_postgres::Transaction<'_> {
+    async fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let statement = self.prepare_cached(sql).await.map_err(pg)?;
+        self.query(&statement, params).await.map_err(pg)
+    }
+
+    async fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let statement = self.prepare_cached(sql).await.map_err(pg)?;
+        self.execute(&statement, params).await.map_err(pg)
+    }
+}
+
+/// Maps a PostgreSQL failure: unique-key clashes by the index they hit, lost races to
+/// [`StoreError::Contention`], the rest to a backend failure.
+pub(crate) fn pg(error: tokio_postgres::Error) -> StoreError {
+    let Some(db) = error.as_db_error() else {
+        let cause = std::error::Error::source(&error)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        return StoreError::Backend(format!("{error}{cause}").into());
+    };
+    let code = db.code();
+    if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
+        return StoreError::Contention;
+    }
+    if *code == SqlState::UNIQUE_VIOLATION {
+        let clash = match db.constraint() {
+            Some("accounts_pkey") => Some(Conflict::AccountExists),
+            Some("api_keys_pkey") => Some(Conflict::ApiKeyExists),
+            Some("users_email_unique") => Some(Conflict::Email),
+            Some("devices_contact_unique") => Some(Conflict::Number),
+            Some("devices_pkey" | "devices_id_unique") => Some(Conflict::DeviceId),
+            Some("devices_one_on_per_user") => Some(Conflict::AnotherDeviceOn),
+            _ => None,
+        };
+        if let Some(clash) = clash {
+            return StoreError::Conflict(clash);
+        }
+    }
+    StoreError::Backend(format!("{} (SQLSTATE {})", db.message(), code.code()).into())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn secret(&self, name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let client = self.client().await?;
+        accounts::secret(&client, name, make).await
+    }
+
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        accounts::insert(&self.client().await?, account).await
+    }
+
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
+        accounts::update(&self.client().await?, account).await
+    }
+
+    async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
+        accounts::find(&self.client().await?, sid).await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        accounts::all(&self.client().await?).await
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        accounts::insert_key(&self.client().await?, key).await
+    }
+
+    async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        accounts::find_key(&self.client().await?, id).await
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool, StoreError> {
+        accounts::revoke_key(&self.client().await?, id, at).await
+    }
+
+    async fn create_user(&self, account: &AccountSid, user: &NewUser) -> Result<User, StoreError> {
+        in_transaction!(self, |tx| users::insert(&tx, account, user.clone()).await)
+    }
+
+    async fn user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        fields: UserFields,
+    ) -> Result<Option<User>, StoreError> {
+        users::find(&self.client().await?, account, id, fields).await
+    }
+
+    async fn list_users(
+        &self,
+        account: &AccountSid,
+        query: &UserQuery,
+    ) -> Result<UserPage, StoreError> {
+        let mut client = self.client().await?;
+        // One snapshot for the count and the page.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg)?;
+        let page = users::list(&tx, account, query).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(page)
+    }
+
+    async fn update_user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        changes: &UserChanges,
+        at: Timestamp,
+    ) -> Result<User, StoreError> {
+        in_transaction!(self, |tx| users::update(&tx, account, id, changes, at)
+            .await)
+    }
+
+    async fn delete_user(&self, account: &AccountSid, id: UserId) -> Result<bool, StoreError> {
+        in_transaction!(self, |tx| users::delete(&tx, account, id).await)
+    }
+
+    async fn record_login(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        at: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        users::record_login(&self.client().await?, account, id, at).await
+    }
+
+    async fn devices(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+    ) -> Result<Option<Vec<Device>>, StoreError> {
+        devices::list(&self.client().await?, account, user).await
+    }
+
+    async fn add_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: &NewDevice,
+        at: Timestamp,
+    ) -> Result<Device, StoreError> {
+        in_transaction!(self, |tx| devices::add(&tx, account, user, device, at)
+            .await)
+    }
+
+    async fn update_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: DeviceId,
+        change: &DeviceChange,
+        at: Timestamp,
+    ) -> Result<Device, StoreError> {
+        in_transaction!(self, |tx| devices::update(
+            &tx, account, user, device, change, at
+        )
+        .await)
+    }
+
+    async fn delete_device(
+        &self,
+        account: &AccountSid,
+        user: UserId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_transaction!(self, |tx| devices::delete(&tx, account, user, device, at)
+            .await)
+    }
+
+    async fn verify_device(
+        &self,
+        account: &AccountSid,
+        contact: &ContactUri,
+        at: Timestamp,
+    ) -> Result<Option<Device>, StoreError> {
+        in_transaction!(self, |tx| devices::verify(&tx, account, contact, at).await)
+    }
+
+    async fn set_device_busy(
+        &self,
+        account: &AccountSid,
+        device: DeviceId,
+        busy: bool,
+        at: Timestamp,
+    ) -> Result<Option<Device>, StoreError> {
+        in_transaction!(self, |tx| devices::set_busy(&tx, account, device, busy, at)
+            .await)
+    }
+
+    async fn set_sip_credentials(
+        &self,
+        account: &AccountSid,
+        credentials: &SipCredentials,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_transaction!(self, |tx| devices::set_credentials(
+            &tx,
+            account,
+            credentials,
+            at
+        )
+        .await)
+    }
+
+    async fn sip_credentials(
+        &self,
+        account: &AccountSid,
+        username: &str,
+    ) -> Result<Option<SipCredentials>, StoreError> {
+        devices::credentials(&self.client().await?, account, username).await
+    }
+
+    async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError> {
+        in_transaction!(self, |tx| accounts::delete(&tx, sid).await)
+    }
+
+    async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
+        accounts::keys_of(&self.client().await?, account).await
+    }
+}

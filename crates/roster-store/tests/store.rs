@@ -1,0 +1,359 @@
+//! Both backends against real databases: a SQLite file, and a PostgreSQL schema made for
+//! each test in the database named by `TEST_DATABASE_URL` and dropped afterwards. Every
+//! test runs its body on both.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code fails loudly on purpose"
+)]
+
+#[allow(dead_code, reason = "the API tests use the rest of it")]
+mod support;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use roster_domain::{
+    Account, AccountSettings, AccountSid, ApiKey, ApiKeyId, ContactUri, DeviceChange, DeviceId,
+    DeviceName, Email, NamePolicy, NewDevice, NewUser, PersonName, Role, UserFields, UserId,
+};
+use roster_store::{Conflict, Store, StoreError};
+use support::Backend;
+
+fn at() -> Timestamp {
+    "2021-07-26T12:57:24Z".parse().unwrap()
+}
+
+fn sid(raw: &str) -> AccountSid {
+    AccountSid::parse(raw).unwrap()
+}
+
+async fn store_with_account(backend: &Backend) -> Arc<dyn Store> {
+    let store = backend.open().await;
+    let account = Account::new(sid("acme"), AccountSettings::default(), at()).unwrap();
+    store.create_account(&account).await.unwrap();
+    store
+}
+
+fn new_user(n: u32) -> NewUser {
+    NewUser {
+        id: UserId::generate(),
+        first_name: PersonName::parse("Asha", NamePolicy::Exotel).unwrap(),
+        last_name: PersonName::parse("Rao", NamePolicy::Exotel).unwrap(),
+        email: Some(Email::parse(&format!("asha{n}@example.com")).unwrap()),
+        role: Role::User,
+        devices: vec![NewDevice {
+            // Fixed ids: generated ones could clash, which the service retries and this
+            // test of storage alone would not.
+            id: DeviceId::from_u64(u64::from(n) + 1).unwrap(),
+            contact_uri: ContactUri::parse(&format!("+9198123{n:05}")).unwrap(),
+            name: DeviceName::parse("Phone").unwrap(),
+        }],
+        created_at: at(),
+    }
+}
+
+fn conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> Conflict {
+    match result {
+        Err(StoreError::Conflict(conflict)) => conflict,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn written_users_survive_closing_and_reopening_the_database() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let user = new_user(1);
+        store.create_user(&sid("acme"), &user).await.unwrap();
+        drop(store);
+
+        let reopened = backend.open().await;
+        let fields = UserFields {
+            devices: true,
+            ..UserFields::default()
+        };
+        let found = reopened
+            .user(&sid("acme"), user.id, fields)
+            .await
+            .unwrap()
+            .unwrap();
+
+        assert_eq!(found, user.into_user(), "{}", backend.name());
+    }
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_this_build_is_refused() {
+    for backend in Backend::all().await {
+        drop(backend.open().await);
+        backend
+            .execute("INSERT INTO roster_migrations (version, applied_at) VALUES (999, 0)")
+            .await;
+
+        let opened = backend.try_open().await;
+
+        assert!(
+            matches!(opened, Err(StoreError::SchemaTooNew { found: 999, .. })),
+            "{}",
+            backend.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn opening_an_up_to_date_database_again_changes_nothing() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        drop(store);
+
+        let again = backend.open().await;
+
+        assert_eq!(
+            again.accounts().await.unwrap().len(),
+            1,
+            "{}",
+            backend.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn clashing_emails_numbers_and_device_ids_are_told_apart() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let first = new_user(1);
+        store.create_user(&sid("acme"), &first).await.unwrap();
+        let mut same_email = new_user(2);
+        same_email.email = Some(Email::parse("ASHA1@example.com").unwrap());
+        let mut same_number = new_user(3);
+        same_number.devices[0].contact_uri = first.devices[0].contact_uri.clone();
+        let mut same_device_id = new_user(4);
+        same_device_id.devices[0].id = first.devices[0].id;
+        let account = Account::new(sid("acme"), AccountSettings::default(), at()).unwrap();
+
+        let clashes = [
+            conflict(store.create_user(&sid("acme"), &same_email).await),
+            conflict(store.create_user(&sid("acme"), &same_number).await),
+            conflict(store.create_user(&sid("acme"), &same_device_id).await),
+            conflict(store.create_account(&account).await),
+        ];
+
+        let expected = [
+            Conflict::Email,
+            Conflict::Number,
+            Conflict::DeviceId,
+            Conflict::AccountExists,
+        ];
+        assert_eq!(clashes, expected, "{}", backend.name());
+    }
+}
+
+#[tokio::test]
+async fn a_refused_user_leaves_no_devices_behind() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let first = new_user(1);
+        store.create_user(&sid("acme"), &first).await.unwrap();
+        let mut clash = new_user(2);
+        clash.devices.push(NewDevice {
+            id: DeviceId::from_u64(1_000).unwrap(),
+            contact_uri: first.devices[0].contact_uri.clone(),
+            name: DeviceName::parse("Second").unwrap(),
+        });
+
+        let refused = store.create_user(&sid("acme"), &clash).await;
+
+        assert!(refused.is_err(), "{}", backend.name());
+        assert!(store
+            .user(&sid("acme"), clash.id, UserFields::default())
+            .await
+            .unwrap()
+            .is_none());
+        store.create_user(&sid("acme"), &new_user(2)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn users_of_another_account_are_not_found() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let other = Account::new(sid("globex"), AccountSettings::default(), at()).unwrap();
+        store.create_account(&other).await.unwrap();
+        let user = new_user(1);
+        store.create_user(&sid("acme"), &user).await.unwrap();
+
+        let found = store
+            .user(&sid("globex"), user.id, UserFields::default())
+            .await
+            .unwrap();
+        let devices = store.devices(&sid("globex"), user.id).await.unwrap();
+
+        assert!(found.is_none() && devices.is_none(), "{}", backend.name());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_each_succeed_or_fail_alone() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        store.create_user(&sid("acme"), &new_user(0)).await.unwrap();
+
+        // Even n reuse user 0's email and must fail; odd n must all succeed.
+        let tasks: Vec<_> = (1..=100u32)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut user = new_user(n);
+                    if n % 2 == 0 {
+                        user.email = Some(Email::parse("asha0@example.com").unwrap());
+                    }
+                    (n, user.id, store.create_user(&sid("acme"), &user).await)
+                })
+            })
+            .collect();
+
+        for task in tasks {
+            let (n, id, result) = task.await.unwrap();
+            let found = store
+                .user(&sid("acme"), id, UserFields::default())
+                .await
+                .unwrap();
+            if n % 2 == 0 {
+                assert!(
+                    matches!(result, Err(StoreError::Conflict(Conflict::Email))),
+                    "{n}: {result:?}"
+                );
+                assert!(found.is_none());
+            } else {
+                assert!(result.is_ok(), "{} {n}: {result:?}", backend.name());
+                assert!(found.is_some());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_of_one_user_are_never_on_together_under_concurrency() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let mut user = new_user(1);
+        user.devices.push(NewDevice {
+            id: DeviceId::from_u64(500).unwrap(),
+            contact_uri: ContactUri::parse("sip:asha1a2b3c4d").unwrap(),
+            name: DeviceName::parse("Softphone").unwrap(),
+        });
+        store.create_user(&sid("acme"), &user).await.unwrap();
+        let phone = user.devices[0].id;
+        store
+            .verify_device(&sid("acme"), &user.devices[0].contact_uri, at())
+            .await
+            .unwrap();
+        let on = DeviceChange {
+            available: Some(true),
+            contact_uri: None,
+        };
+
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let (store, on) = (store.clone(), on.clone());
+                let device = if i % 2 == 0 {
+                    phone
+                } else {
+                    DeviceId::from_u64(500).unwrap()
+                };
+                tokio::spawn(async move {
+                    store
+                        .update_device(&sid("acme"), user.id, device, &on, at())
+                        .await
+                })
+            })
+            .collect();
+        let mut refusals = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => {}
+                Err(StoreError::Conflict(Conflict::AnotherDeviceOn)) => refusals += 1,
+                Err(other) => panic!("{}: {other:?}", backend.name()),
+            }
+        }
+
+        let devices = store.devices(&sid("acme"), user.id).await.unwrap().unwrap();
+        let on_count = devices.iter().filter(|d| d.available == Some(true)).count();
+        assert_eq!(on_count, 1, "{}", backend.name());
+        assert!(
+            refusals >= 20,
+            "{}: only {refusals} refusals",
+            backend.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_are_found_revoked_and_keep_only_their_hash() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let key = ApiKey {
+            id: ApiKeyId::generate(),
+            account: sid("acme"),
+            token_hash: [7; 32],
+            date_created: at(),
+            date_revoked: None,
+        };
+        store.create_api_key(&key).await.unwrap();
+
+        let found = store.api_key(&key.id).await.unwrap();
+        let revoked = store.revoke_api_key(&key.id, at()).await.unwrap();
+        let missing = store
+            .revoke_api_key(&ApiKeyId::generate(), at())
+            .await
+            .unwrap();
+
+        assert_eq!(found, Some(key.clone()), "{}", backend.name());
+        assert!(revoked && !missing);
+        assert_eq!(
+            store.api_key(&key.id).await.unwrap().unwrap().date_revoked,
+            Some(at())
+        );
+        assert_eq!(store.api_keys(&sid("acme")).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_everything_in_it() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let user = new_user(1);
+        store.create_user(&sid("acme"), &user).await.unwrap();
+
+        let deleted = store.delete_account(&sid("acme")).await.unwrap();
+
+        assert!(deleted, "{}", backend.name());
+        assert!(store
+            .user(&sid("acme"), user.id, UserFields::default())
+            .await
+            .unwrap()
+            .is_none());
+        let again = Account::new(sid("acme"), AccountSettings::default(), at()).unwrap();
+        store.create_account(&again).await.unwrap();
+        store.create_user(&sid("acme"), &user).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_secret_is_made_once_and_then_kept() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+
+        let first = store.secret("pepper", || vec![1, 2, 3]).await.unwrap();
+        let second = store.secret("pepper", || vec![9]).await.unwrap();
+
+        assert_eq!(
+            (first, second),
+            (vec![1, 2, 3], vec![1, 2, 3]),
+            "{}",
+            backend.name()
+        );
+    }
+}

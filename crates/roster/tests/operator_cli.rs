@@ -1,0 +1,953 @@
+//! The operator CLI run as a child process against a SQLite file that a running `roster
+//! serve` (also a child process) shares: what each command prints, how it fails, and that
+//! the server sees its change within the second the contract allows. Every wait is bounded
+//! and every child is killed when its test ends.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly on purpose"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// Longest a CLI command (or a digest tool) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest the server may take to print its listen address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// The contract gives a running server one second to see a change made by the CLI; this
+/// much more covers the requests made while waiting.
+const PROPAGATION: Duration = Duration::from_millis(1500);
+
+const OPERATOR_TOKEN: &str = "operator-token-for-cli-tests";
+const PHONE: &str = "+919812345678";
+const NO_USER: &str = "0123456789abcdef0123456789abcdef";
+
+const DEVICE_KEYS: [&str; 7] = [
+    "available",
+    "contact_uri",
+    "id",
+    "name",
+    "status",
+    "type",
+    "verified",
+];
+
+// ---------------------------------------------------------------------------------------
+// accounts delete
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn accounts_delete_prints_the_sid_and_the_running_server_refuses_the_accounts_key_within_a_second(
+) {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let globex = roster.account_with_key("globex");
+    let server = roster.serve(None);
+    server.create_user(&acme).await;
+
+    let printed = roster.cli_json(&["accounts", "delete", "acme"]);
+
+    assert_eq!(printed, json!({ "sid": "acme", "deleted": true }));
+    assert_eq!(keys(&printed), ["sid", "deleted"]);
+    // Its key went with it: an unknown key is an authentication failure.
+    let (status, body) = server
+        .wait_for(&acme, "/v2/accounts/acme/users", |status, _| status == 401)
+        .await;
+    assert_error(status, &body, 401, 1010);
+    let sids = roster.cli_json(&["accounts", "list"]);
+    assert_eq!(sids.as_array().unwrap().len(), 1);
+    assert_eq!(sids[0]["sid"], "globex");
+    roster.cli_fails(&["accounts", "show", "acme"], "acme");
+    roster.cli_fails(&["accounts", "delete", "acme"], "acme");
+    let (status, body) = server.get(&globex, "/v2/accounts/globex/users").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn an_account_recreated_after_delete_starts_without_the_old_users_or_keys() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let user = server.create_user(&acme).await;
+    roster.cli_json(&["accounts", "delete", "acme"]);
+
+    let reborn = roster.account_with_key("acme");
+
+    let listed = roster.cli_json(&["keys", "list", "acme"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["api_key"], reborn.key.as_str());
+    let user_path = format!("/v2/accounts/acme/users/{}", user["id"].as_str().unwrap());
+    let (status, body) = server
+        .wait_for(&reborn, &user_path, |status, _| status != 403)
+        .await;
+    assert_error(status, &body, 404, 10801);
+    // The number and the email are free again.
+    let (status, body) = server
+        .post(&reborn, "/v2/accounts/acme/users", &create_body())
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+// ---------------------------------------------------------------------------------------
+// accounts update, keys
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn accounts_update_by_the_cli_reaches_the_running_server_within_a_second() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let (status, body) = server.get(&acme, "/v2/accounts/acme/users").await;
+    assert_eq!(status, 200, "{body}");
+
+    let updated = roster.cli_json(&["accounts", "update", "acme", "--trial", "true"]);
+
+    assert_eq!(updated["trial"], true);
+    let (status, body) = server
+        .wait_for(&acme, "/v2/accounts/acme/users", |status, _| status != 200)
+        .await;
+    assert_error(status, &body, 403, 10815);
+}
+
+#[tokio::test]
+async fn keys_list_prints_every_key_without_its_token_and_when_a_key_was_revoked() {
+    let roster = Roster::new();
+    let first = roster.account_with_key("acme");
+    let issued = roster.cli_json(&["keys", "create", "acme"]);
+    let second = credentials("acme", &issued);
+    roster.cli_json(&["keys", "revoke", &second.key]);
+
+    let output = roster.cli(&["keys", "list", "acme"]);
+
+    assert!(output.status.success(), "{}", describe(&output));
+    let text = stdout_of(&output);
+    assert!(
+        !text.contains(&first.token) && !text.contains(&second.token),
+        "a token was printed: {text}"
+    );
+    let listed = parse(&text);
+    let listed = listed.as_array().expect("an array of keys");
+    assert_eq!(listed.len(), 2, "{text}");
+    for key in listed {
+        assert_eq!(keys(key), ["api_key", "date_created", "date_revoked"]);
+        assert_recent_kolkata_timestamp(&key["date_created"]);
+    }
+    let find = |api_key: &str| {
+        listed
+            .iter()
+            .find(|key| key["api_key"] == api_key)
+            .unwrap_or_else(|| panic!("{api_key} is not listed: {text}"))
+    };
+    assert_eq!(find(&first.key)["date_revoked"], Value::Null);
+    assert_recent_kolkata_timestamp(&find(&second.key)["date_revoked"]);
+    roster.cli_fails(&["keys", "list", "missing"], "missing");
+}
+
+#[tokio::test]
+async fn keys_list_prints_what_the_operator_api_of_a_running_server_answers() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    roster.cli_json(&["keys", "revoke", &acme.key]);
+    roster.account_with_key("globex");
+    let server = roster.serve(Some(OPERATOR_TOKEN));
+
+    let printed = roster.cli_json(&["keys", "list", "acme"]);
+
+    let (status, body) = server
+        .operator(Method::GET, "/operator/v1/accounts/acme/keys", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let served: Vec<Value> = body["response"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["data"].clone())
+        .collect();
+    assert_eq!(Value::Array(served), printed);
+}
+
+// ---------------------------------------------------------------------------------------
+// devices verify
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn devices_verify_prints_the_verified_phone_and_the_running_server_lets_its_user_turn_it_on()
+{
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let user = server.create_user(&acme).await;
+    let phone = user["devices"][0].clone();
+    let device_path = format!(
+        "/v2/accounts/acme/users/{}/devices/{}",
+        user["id"].as_str().unwrap(),
+        phone["id"].as_u64().unwrap()
+    );
+    let (status, body) = server
+        .put(&acme, &device_path, &json!({ "available": true }))
+        .await;
+    assert_error(status, &body, 409, 10809);
+
+    let verified = roster.cli_json(&["devices", "verify", "acme", PHONE]);
+
+    assert_eq!(keys(&verified), DEVICE_KEYS);
+    let mut expected = phone;
+    expected["verified"] = json!(true);
+    expected["available"] = json!(false);
+    assert_eq!(verified, expected);
+    let deadline = Instant::now() + PROPAGATION;
+    let turned_on = loop {
+        let (status, body) = server
+            .put(&acme, &device_path, &json!({ "available": true }))
+            .await;
+        if status == 200 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still refuses to turn the phone on: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(turned_on["response"]["data"]["available"], true);
+
+    // A second missed call changes nothing: the phone stays on.
+    let again = roster.cli_json(&["devices", "verify", "acme", PHONE]);
+    assert_eq!(again["available"], true);
+    assert_eq!(again["verified"], true);
+}
+
+// ---------------------------------------------------------------------------------------
+// calls start | end
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn calls_start_and_end_show_on_the_running_server_as_active_call_within_a_second() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let user = server.create_user(&acme).await;
+    let device = user["devices"][0]["id"].as_u64().unwrap().to_string();
+    let user_path = format!(
+        "/v2/accounts/acme/users/{}?fields=active_call",
+        user["id"].as_str().unwrap()
+    );
+    let (_, before) = server.get(&acme, &user_path).await;
+    assert_eq!(before["response"]["data"]["active_call"], false, "{before}");
+
+    let started = roster.cli_json(&["calls", "start", "acme", &device]);
+
+    assert_eq!(keys(&started), DEVICE_KEYS);
+    assert_eq!(started["status"], "busy");
+    assert_eq!(started["id"].to_string(), device);
+    server
+        .wait_for(&acme, &user_path, |_, body| {
+            body["response"]["data"]["active_call"] == true
+        })
+        .await;
+
+    let ended = roster.cli_json(&["calls", "end", "acme", &device]);
+
+    assert_eq!(ended["status"], "free");
+    let mut expected = started.clone();
+    expected["status"] = json!("free");
+    assert_eq!(
+        ended, expected,
+        "ending the call changed more than the status"
+    );
+    server
+        .wait_for(&acme, &user_path, |_, body| {
+            body["response"]["data"]["active_call"] == false
+        })
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// users login
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn users_login_prints_the_user_with_last_login_and_the_running_server_reports_the_same_moment(
+) {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let user = server.create_user(&acme).await;
+    let user_id = user["id"].as_str().unwrap();
+    let user_path = format!("/v2/accounts/acme/users/{user_id}?fields=last_login");
+
+    let printed = roster.cli_json(&["users", "login", "acme", user_id]);
+
+    assert_eq!(
+        keys(&printed),
+        [
+            "date_created",
+            "date_updated",
+            "email",
+            "email_verified",
+            "first_name",
+            "id",
+            "last_login",
+            "last_name",
+            "role"
+        ]
+    );
+    assert_eq!(printed["id"], user_id);
+    assert_recent_kolkata_timestamp(&printed["last_login"]);
+    let (_, body) = server
+        .wait_for(&acme, &user_path, |_, body| {
+            !body["response"]["data"]["last_login"].is_null()
+        })
+        .await;
+    assert_eq!(body["response"]["data"], printed);
+}
+
+// ---------------------------------------------------------------------------------------
+// sip credentials
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sip_credentials_prints_the_digests_of_the_password_as_the_operator_api_does() {
+    let roster = Roster::new();
+    roster.cli_json(&["accounts", "create", "voipco", "--voip", "true"]);
+    let issued = roster.cli_json(&["keys", "create", "voipco"]);
+    let voip = credentials("voipco", &issued);
+    let server = roster.serve(Some(OPERATOR_TOKEN));
+    let user = server.create_user(&voip).await;
+    let softphone = user["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|device| device["type"] == "sip")
+        .unwrap_or_else(|| panic!("no softphone: {user}"))
+        .clone();
+    let uri = softphone["contact_uri"].as_str().unwrap();
+    let username = uri.strip_prefix("sip:").unwrap();
+    let password_path = format!(
+        "/v2/accounts/voipco/users/{}/devices/{}/password",
+        user["id"].as_str().unwrap(),
+        softphone["id"].as_u64().unwrap()
+    );
+    let (status, body) = server
+        .put(
+            &voip,
+            &password_path,
+            &json!({ "password": "Corr3ct-Horse" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let output = roster.cli(&["sip", "credentials", "voipco", username]);
+
+    assert!(output.status.success(), "{}", describe(&output));
+    let text = stdout_of(&output);
+    assert!(!text.contains("Corr3ct-Horse"), "{text}");
+    let printed = parse(&text);
+    let secret = format!("{username}:roster:Corr3ct-Horse");
+    assert_eq!(
+        printed,
+        json!({
+            "contact_uri": uri,
+            "device_id": softphone["id"],
+            "ha1_md5": digest("md5sum", &secret),
+            "ha1_sha256": digest("sha256sum", &secret),
+            "realm": "roster",
+            "user_id": user["id"],
+            "username": username,
+        })
+    );
+    assert_eq!(
+        keys(&printed),
+        [
+            "contact_uri",
+            "device_id",
+            "ha1_md5",
+            "ha1_sha256",
+            "realm",
+            "user_id",
+            "username"
+        ]
+    );
+    let (status, body) = server
+        .operator(
+            Method::GET,
+            &format!("/operator/v1/accounts/voipco/sip-credentials/{username}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"]["data"], printed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Mistakes
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn operator_commands_given_bad_arguments_fail_with_one_line_on_stderr_and_change_nothing() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let user = server.create_user(&acme).await;
+    let device = user["devices"][0]["id"].as_u64().unwrap().to_string();
+
+    // Each bad invocation, and a word its error must contain.
+    let cases: &[(&[&str], &str)] = &[
+        (&["calls", "start", "acme", "abc"], "device"),
+        (&["calls", "end", "acme", "123456789"], "device"),
+        (&["calls", "start", "missing", &device], "missing"),
+        (&["calls", "start", "acme"], "required"),
+        (&["calls", "pause", "acme", &device], "pause"),
+        (&["users", "login", "acme", NO_USER], "user"),
+        (&["users", "login", "acme", "not-a-user-id"], "user"),
+        (&["users", "login", "missing", NO_USER], "missing"),
+        (
+            &["devices", "verify", "acme", "+919800000000"],
+            "+919800000000",
+        ),
+        (
+            &["devices", "verify", "acme", "not-a-number"],
+            "not-a-number",
+        ),
+        (&["devices", "verify", "missing", PHONE], "missing"),
+        (&["devices", "verify", "acme"], "required"),
+        (&["sip", "credentials", "acme", "nobody"], "nobody"),
+        (&["sip", "credentials", "missing", "nobody"], "missing"),
+        (&["keys", "list", "missing"], "missing"),
+        (&["accounts", "delete", "missing"], "missing"),
+        (&["accounts", "delete"], "required"),
+    ];
+
+    for (args, names) in cases {
+        roster.cli_fails(args, names);
+    }
+
+    // None of them changed anything.
+    let accounts = roster.cli_json(&["accounts", "list"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    let (status, body) = server
+        .get(
+            &acme,
+            &format!(
+                "/v2/accounts/acme/users/{}?fields=devices,active_call,last_login",
+                user["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let data = &body["response"]["data"];
+    assert_eq!(data["active_call"], false);
+    assert_eq!(data["last_login"], Value::Null);
+    assert_eq!(data["devices"][0]["verified"], false);
+}
+
+// ---------------------------------------------------------------------------------------
+// The operator API of the built server
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_servers_operator_api_is_off_without_roster_operator_token_and_on_with_it() {
+    let roster = Roster::new();
+    roster.account_with_key("acme");
+
+    let off = roster.serve(None);
+    let (status, body) = off
+        .operator(Method::GET, "/operator/v1/accounts", None)
+        .await;
+    assert_error(status, &body, 404, 1000);
+    drop(off);
+
+    let on = roster.serve(Some(OPERATOR_TOKEN));
+    let (status, body) = on
+        .operator(Method::GET, "/operator/v1/accounts", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["response"][0]["data"]["sid"], "acme");
+    let (status, body) = on
+        .request(
+            Method::GET,
+            "/operator/v1/accounts",
+            Auth::Bearer("not-the-operator-token"),
+            None,
+        )
+        .await;
+    assert_error(status, &body, 401, 1010);
+}
+
+#[test]
+fn an_operator_token_shorter_than_16_characters_is_refused_at_start() {
+    let roster = Roster::new();
+    let mut command = roster.command(&["serve", "--listen", "127.0.0.1:0"]);
+    command.env("ROSTER_OPERATOR_TOKEN", "too-short");
+
+    let output = run(command, COMMAND_TIMEOUT);
+
+    assert_one_line_failure(&["serve"], &output, "operator_token");
+}
+
+// ---------------------------------------------------------------------------------------
+// The program under test
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Credentials {
+    sid: String,
+    key: String,
+    token: String,
+}
+
+fn credentials(sid: &str, issued: &Value) -> Credentials {
+    assert_eq!(keys(issued), ["api_key", "api_token"]);
+    Credentials {
+        sid: sid.to_owned(),
+        key: issued["api_key"].as_str().unwrap().to_owned(),
+        token: issued["api_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// One test's installation: a temp dir with the SQLite file, and the CLI over it.
+struct Roster {
+    dir: tempfile::TempDir,
+    database: PathBuf,
+}
+
+impl Roster {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        let database = dir.path().join("roster.db");
+        Self { dir, database }
+    }
+
+    /// `roster --database <file> ARGS`, run in the temp dir.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command
+            .arg("--database")
+            .arg(&self.database)
+            .args(args)
+            .current_dir(self.dir.path());
+        hermetic(command)
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        run(self.command(args), COMMAND_TIMEOUT)
+    }
+
+    /// Runs a CLI command that must succeed quietly, and parses the JSON it prints.
+    fn cli_json(&self, args: &[&str]) -> Value {
+        let output = self.cli(args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            describe(&output)
+        );
+        assert!(
+            output.stderr.is_empty(),
+            "{args:?} wrote on stderr: {}",
+            describe(&output)
+        );
+        parse(&stdout_of(&output))
+    }
+
+    /// Runs a CLI command that must be refused with one line naming `names`.
+    fn cli_fails(&self, args: &[&str], names: &str) {
+        assert_one_line_failure(args, &self.cli(args), names);
+    }
+
+    fn account_with_key(&self, sid: &str) -> Credentials {
+        self.cli_json(&["accounts", "create", sid]);
+        credentials(sid, &self.cli_json(&["keys", "create", sid]))
+    }
+
+    /// Starts `roster serve` on a port of the kernel's choosing, with the operator API on
+    /// when a token is given, and waits until it says where it listens.
+    fn serve(&self, operator_token: Option<&str>) -> Server {
+        let mut command = self.command(&["serve", "--listen", "127.0.0.1:0"]);
+        if let Some(token) = operator_token {
+            command.env("ROSTER_OPERATOR_TOKEN", token);
+        }
+        command
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("starting roster serve");
+        let output = ChildOutput::capture(&mut child);
+        let child = KillOnDrop(child);
+        let line = output.wait_for_line(|line| line.contains("roster is serving"));
+        let address = line
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("listen="))
+            .and_then(|address| address.parse::<SocketAddr>().ok())
+            .unwrap_or_else(|| panic!("no listen=ADDRESS in {line:?}"));
+        assert!(address.ip().is_loopback(), "listening on {address}");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(COMMAND_TIMEOUT)
+            .build()
+            .expect("an HTTP client");
+        Server {
+            _child: child,
+            address,
+            client,
+            operator_token: operator_token.map(str::to_owned),
+        }
+    }
+}
+
+/// A running `roster serve`, and an HTTP client for it.
+struct Server {
+    _child: KillOnDrop,
+    address: SocketAddr,
+    client: reqwest::Client,
+    operator_token: Option<String>,
+}
+
+enum Auth<'a> {
+    Basic(&'a Credentials),
+    Bearer(&'a str),
+}
+
+impl Server {
+    /// Sends a request and returns the status with the parsed body.
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("http://{}{path}", self.address));
+        request = match auth {
+            Auth::Basic(who) => request.basic_auth(&who.key, Some(&who.token)),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        };
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("a response");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (status, parse(&text))
+    }
+
+    async fn get(&self, who: &Credentials, path: &str) -> (u16, Value) {
+        self.request(Method::GET, path, Auth::Basic(who), None)
+            .await
+    }
+
+    async fn post(&self, who: &Credentials, path: &str, body: &Value) -> (u16, Value) {
+        self.request(Method::POST, path, Auth::Basic(who), Some(body))
+            .await
+    }
+
+    async fn put(&self, who: &Credentials, path: &str, body: &Value) -> (u16, Value) {
+        self.request(Method::PUT, path, Auth::Basic(who), Some(body))
+            .await
+    }
+
+    /// An operator request with the token the server was started with (or the test's
+    /// token when it was started without one).
+    async fn operator(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let token = self.operator_token.as_deref().unwrap_or(OPERATOR_TOKEN);
+        self.request(method, path, Auth::Bearer(token), body).await
+    }
+
+    /// Creates the test's user (a phone, and a softphone on a VOIP account) and returns it.
+    async fn create_user(&self, who: &Credentials) -> Value {
+        let path = format!("/v2/accounts/{}/users", who.sid);
+        let (status, body) = self.post(who, &path, &create_body()).await;
+        assert_eq!(status, 200, "create failed: {body}");
+        body["response"]["data"].clone()
+    }
+
+    /// GETs `path` until `done` holds, failing after [`PROPAGATION`]; returns the answer.
+    async fn wait_for(
+        &self,
+        who: &Credentials,
+        path: &str,
+        done: impl Fn(u16, &Value) -> bool,
+    ) -> (u16, Value) {
+        let deadline = Instant::now() + PROPAGATION;
+        loop {
+            let (status, body) = self.get(who, path).await;
+            if done(status, &body) {
+                return (status, body);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not see the change within {PROPAGATION:?}: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn create_body() -> Value {
+    json!({
+        "first_name": "Asha",
+        "last_name": "Rao",
+        "email": "asha@example.com",
+        "device_contact_uri": PHONE,
+    })
+}
+
+/// Kills the child when dropped, so a failing test never leaves a server behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child's stdout line by line as it comes, and both streams kept for failure messages.
+struct ChildOutput {
+    lines: Receiver<String>,
+    transcript: Arc<Mutex<Vec<String>>>,
+}
+
+impl ChildOutput {
+    fn capture(child: &mut Child) -> Self {
+        let (sender, lines) = mpsc::channel();
+        let transcript = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let seen = Arc::clone(&transcript);
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                seen.lock().expect("the transcript").push(line.clone());
+                // The test may have stopped listening; keep draining regardless.
+                let _ = sender.send(line);
+            }
+        });
+        let stderr = child.stderr.take().expect("a piped stderr");
+        let seen = Arc::clone(&transcript);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                seen.lock().expect("the transcript").push(line);
+            }
+        });
+        Self { lines, transcript }
+    }
+
+    /// The first stdout line satisfying `wanted`, waiting at most [`START_TIMEOUT`].
+    fn wait_for_line(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(error) => {
+                    // Let the stderr reader catch up before showing what it read.
+                    thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "the server did not start ({error}): {}",
+                        self.transcript.lock().expect("the transcript").join("\n")
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Clears what would change a child's behaviour behind the test's back: roster's own
+/// settings from the environment, and proxies that would carry loopback requests elsewhere.
+fn hermetic(mut command: Command) -> Command {
+    const SCRUBBED: [&str; 14] = [
+        "ROSTER_DATABASE_URL",
+        "ROSTER_CONFIG",
+        "ROSTER_LISTEN",
+        "ROSTER_REGION",
+        "ROSTER_LOG_FORMAT",
+        "ROSTER_TOKEN_PEPPER",
+        "ROSTER_SIP_REALM",
+        "ROSTER_OPERATOR_TOKEN",
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ];
+    for name in SCRUBBED {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// Runs a command to completion, killing it and failing the test after `limit`.
+fn run(mut command: Command, limit: Duration) -> Output {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let description = format!("{command:?}");
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+    let stdout = drain(child.stdout.take().expect("a piped stdout"));
+    let stderr = drain(child.stderr.take().expect("a piped stderr"));
+    let Some(status) = wait_with_deadline(&mut child, limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{description} did not finish within {limit:?}");
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("polling a child") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The digest coreutils' `md5sum` or `sha256sum` prints for `text`.
+fn digest(tool: &str, text: &str) -> String {
+    let mut command = Command::new(tool);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    let mut stdin = child.stdin.take().expect("a piped stdin");
+    stdin.write_all(text.as_bytes()).expect("feeding the tool");
+    drop(stdin);
+    let stdout = drain(child.stdout.take().expect("a piped stdout"));
+    let status = wait_with_deadline(&mut child, COMMAND_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{tool} did not finish within {COMMAND_TIMEOUT:?}")
+    });
+    assert!(status.success(), "{tool} failed");
+    let printed = String::from_utf8(stdout.join().expect("the stdout reader")).expect("UTF-8");
+    let hex = printed
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let length = if tool == "md5sum" { 32 } else { 64 };
+    assert!(
+        hex.len() == length && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{tool} printed {printed:?}"
+    );
+    hex
+}
+
+// ---------------------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------------------
+
+/// A refused invocation: non-zero exit, nothing on stdout, and on stderr one line that
+/// names `names` and no panic.
+fn assert_one_line_failure(args: &[&str], output: &Output, names: &str) {
+    let stderr = stderr_of(output);
+    assert!(
+        !output.status.success(),
+        "{args:?} succeeded: {}",
+        describe(output)
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?} did not print exactly one line: {stderr:?}"
+    );
+    assert!(stderr.ends_with('\n'), "{args:?}: unterminated: {stderr:?}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: the error does not name {names:?}: {stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "{args:?} printed on stdout: {}",
+        describe(output)
+    );
+}
+
+/// An error envelope with this status and Exotel code.
+fn assert_error(status: u16, body: &Value, http: u16, code: u64) {
+    assert_eq!(status, http, "{body}");
+    assert_eq!(body["http_code"], http, "{body}");
+    assert_eq!(body["response"]["status"], "failure", "{body}");
+    assert_eq!(body["response"]["error_data"]["code"], code, "{body}");
+}
+
+/// A timestamp in Asia/Kolkata's offset, within a few minutes of now.
+fn assert_recent_kolkata_timestamp(value: &Value) {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {value}"));
+    assert!(text.ends_with("+05:30"), "{text}");
+    let at: jiff::Timestamp = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+    let drift = jiff::Timestamp::now().as_second() - at.as_second();
+    assert!((-5..300).contains(&drift), "{text} is not recent");
+}
+
+/// An object's keys in the order they were printed.
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+}
+
+fn stdout_of(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 on stdout")
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        stderr_of(output)
+    )
+}
