@@ -300,15 +300,15 @@ async fn a_key_revoked_through_one_node_is_refused_by_every_node_within_a_second
     let mut refused_after = [None; 3];
     while refused_after.iter().any(Option::is_none) && revoked_at.elapsed() < Duration::from_secs(5)
     {
-        for node in 0..3 {
-            if refused_after[node].is_none()
+        for (node, refused) in refused_after.iter_mut().enumerate() {
+            if refused.is_none()
                 && cluster
                     .send(node, reqwest::Method::GET, &path, None)
                     .await
                     .0
                     == 401
             {
-                refused_after[node] = Some(revoked_at.elapsed());
+                *refused = Some(revoked_at.elapsed());
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
