@@ -27,8 +27,9 @@ pub use users::{CreateUser, UpdateUser, UserFilter};
 use cache::TtlCache;
 
 /// How long a looked-up key or account is trusted before it is read again. Changes made
-/// by the CLI or another node therefore reach every server within this time.
-const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+/// by the CLI or another node therefore reach every server within this time, which stays
+/// under the second the contract allows with room for the request that notices.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_millis(750);
 
 /// Options of the directory that come from the deployment's configuration.
 #[derive(Debug, Clone)]

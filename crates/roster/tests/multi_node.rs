@@ -314,6 +314,7 @@ async fn a_key_revoked_through_one_node_is_refused_by_every_node_within_a_second
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    eprintln!("revocation reached the nodes after {refused_after:?}");
     for (node, after) in refused_after.iter().enumerate() {
         let after = after.unwrap_or_else(|| panic!("node {node} still admits the revoked key"));
         // The cache trusts a key for one second; the rest is this loop's own pace.
