@@ -412,3 +412,43 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
         .map(|o| o.expect("every future finished"))
         .collect()
 }
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_serve_refuses_one_newer_than_it_knows() {
+    let schema = PostgresSchema::create().await;
+
+    let migrated = cli_json(&schema.url, &["migrate"]);
+    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("INSERT INTO roster_migrations (version, applied_at) VALUES (999, 0)")
+        .await
+        .unwrap();
+    let mut serve = roster(&schema.url)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while serve.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = serve.kill();
+            panic!("serve started on a schema newer than it knows");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = serve.wait_with_output().unwrap();
+
+    assert_eq!(migrated["schema_version"], 2);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("schema version 999 is newer than this roster knows"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
