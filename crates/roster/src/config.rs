@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`. Default: text
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+
+    /// Threads serving requests. Default: one per core
+    #[arg(long, env = "ROSTER_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 }
 
 /// The optional configuration file. Unknown keys are refused so typos are noticed.

@@ -56,6 +56,16 @@ enum Command {
     Sip(directory::SipCommand),
 }
 
+impl Cli {
+    /// The request threads `serve` asks for, if it names a number.
+    pub fn workers(&self) -> Option<usize> {
+        match &self.command {
+            Command::Serve(command) => command.workers().map(usize::from),
+            _ => None,
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Serve(command) = cli.command {
         return serve::run(&cli.storage, command).await;

@@ -20,6 +20,12 @@ pub(crate) struct ServeCommand {
     demo: bool,
 }
 
+impl ServeCommand {
+    pub(crate) fn workers(&self) -> Option<u16> {
+        self.settings.workers
+    }
+}
+
 pub(crate) async fn run(storage: &StorageArgs, command: ServeCommand) -> anyhow::Result<()> {
     let settings = Settings::load(storage, &command.settings)?;
     let _log_guard = telemetry::init_server(settings.log_format);
