@@ -1,6 +1,6 @@
 //! Fills a roster database with accounts, keys and users (each with a phone and a
 //! softphone) through roster's own service layer, and writes what the load scripts need:
-//! `credentials.tsv` (sid, key, token) and `users.tsv` (sid, user id, phone id, softphone id).
+//! `credentials.tsv` (sid, key, token, Authorization header) and `users.tsv` (sid, user id, phone id, softphone id).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     for a in 0..args.accounts {
         let sid = format!("bench{a:05}");
         let (key, token) = account(&directory, &sid, 1_000_000).await?;
-        writeln!(credentials, "{sid}\t{key}\t{token}")?;
+        writeln!(credentials, "{sid}\t{key}\t{token}\t{}", basic(&key, &token))?;
         for line in create_users(
             &directory,
             &sid,
@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // An account whose budget of one request a minute the 429 scenario spends at once.
     let (key, token) = account(&directory, "limited", 1).await?;
-    writeln!(credentials, "limited\t{key}\t{token}")?;
+    writeln!(credentials, "limited\t{key}\t{token}\t{}", basic(&key, &token))?;
     users.flush()?;
     eprintln!(
         "seeded {} accounts x {} users in {:.1?}",
@@ -79,6 +79,12 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
     Ok(())
+}
+
+/// The `Authorization` header value for a key and token, ready for the load scripts.
+fn basic(key: &str, token: &str) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}")))
 }
 
 async fn account(

@@ -16,22 +16,6 @@ use crate::StoreError;
 
 const DEVICE_COLUMNS: &str = "id, user_id, contact_uri, name, verified, available, busy";
 
-pub(super) fn of_user(
-    conn: &Connection,
-    account: &AccountSid,
-    user: UserId,
-) -> Result<Vec<Device>, StoreError> {
-    let sql = format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE account_sid = ?1 AND user_id = ?2 ORDER BY id"
-    );
-    let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = statement
-        .query_map((account.as_str(), user.to_string()), read_device)
-        .map_err(backend)?;
-    rows.map(|row| row.map_err(backend).and_then(DeviceRow::into_device))
-        .collect()
-}
-
 /// The devices of several users (ids as a JSON array), grouped by user, each group by id.
 pub(super) fn of_users(
     conn: &Connection,
@@ -325,13 +309,18 @@ fn save(
 }
 
 fn read_device(row: &Row<'_>) -> rusqlite::Result<DeviceRow> {
+    read_device_at(row, 0)
+}
+
+/// Reads the device columns that start at column `at` (after a user's, in a join).
+pub(super) fn read_device_at(row: &Row<'_>, at: usize) -> rusqlite::Result<DeviceRow> {
     Ok(DeviceRow {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        contact_uri: row.get(2)?,
-        name: row.get(3)?,
-        verified: row.get(4)?,
-        available: row.get(5)?,
-        busy: row.get(6)?,
+        id: row.get(at)?,
+        user_id: row.get(at + 1)?,
+        contact_uri: row.get(at + 2)?,
+        name: row.get(at + 3)?,
+        verified: row.get(at + 4)?,
+        available: row.get(at + 5)?,
+        busy: row.get(at + 6)?,
     })
 }

@@ -51,6 +51,9 @@ pub(super) fn find(
     fields: UserFields,
 ) -> Result<Option<User>, StoreError> {
     let id_text = id.to_string();
+    if fields.needs_devices() {
+        return find_with_devices(conn, account, &id_text);
+    }
     let mut statement = conn
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE account_sid = ?1 AND id = ?2"
@@ -60,15 +63,37 @@ pub(super) fn find(
         .query_row((account.as_str(), &id_text), read_user)
         .optional()
         .map_err(backend)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
+    row.map(UserRow::into_user).transpose()
+}
 
-    let mut user = row.into_user()?;
-    if fields.needs_devices() {
-        user.devices = Some(devices::of_user(conn, account, id)?);
+/// The user and its devices in one statement: one snapshot, so a concurrent delete is seen
+/// whole or not at all, and one pass over the indexes.
+fn find_with_devices(conn: &Connection, account: &AccountSid, id: &str) -> Result<Option<User>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT u.id, u.first_name, u.last_name, u.email, u.email_verified, u.role,
+                 u.date_created, u.date_updated, u.last_login,
+                 d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy
+             FROM users u LEFT JOIN devices d ON d.account_sid = u.account_sid AND d.user_id = u.id
+             WHERE u.account_sid = ?1 AND u.id = ?2 ORDER BY d.id",
+        )
+        .map_err(backend)?;
+    let mut rows = statement.query((account.as_str(), id)).map_err(backend)?;
+    let mut user: Option<User> = None;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let found = match &mut user {
+            Some(found) => found,
+            None => user.insert(read_user(row).map_err(backend)?.into_user()?),
+        };
+        if row.get_ref(9).map_err(backend)?.data_type() != rusqlite::types::Type::Null {
+            let device = devices::read_device_at(row, 9).map_err(backend)?.into_device()?;
+            found.devices.get_or_insert_with(Vec::new).push(device);
+        }
     }
-    Ok(Some(user))
+    if let Some(found) = &mut user {
+        found.devices.get_or_insert_with(Vec::new);
+    }
+    Ok(user)
 }
 
 /// The user columns in the order [`read_user`] reads them.

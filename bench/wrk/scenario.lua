@@ -1,0 +1,58 @@
+-- One script for every scenario; BENCH_SCENARIO picks the request it makes.
+package.path = os.getenv("BENCH_DIR") .. "/wrk/?.lua;" .. package.path
+local common = require("common")
+
+local data = os.getenv("BENCH_DATA")
+local scenario = os.getenv("BENCH_SCENARIO")
+local auth = common.credentials(data)
+local users = common.users(data)
+local counter = 0
+local thread_tag = tostring(math.random(1, 1000000000))
+
+local function user_path(u)
+  return "/v2/accounts/" .. u.sid .. "/users/" .. u.user
+end
+
+local makers = {
+  get_user = function(u)
+    return wrk.format("GET", user_path(u), { Authorization = auth[u.sid] })
+  end,
+  get_user_devices = function(u)
+    return wrk.format("GET", user_path(u) .. "?fields=devices", { Authorization = auth[u.sid] })
+  end,
+  list_users = function(u)
+    local path = "/v2/accounts/" .. u.sid .. "/users?limit=20&fields=devices"
+    return wrk.format("GET", path, { Authorization = auth[u.sid] })
+  end,
+  device_put = function(u)
+    -- Walks the softphones in order, switching each ON on the first pass and OFF on the
+    -- next, so every request is a real write.
+    counter = counter + 1
+    local v = users[((counter - 1) % #users) + 1]
+    local on = (math.floor((counter - 1) / #users) % 2) == 0
+    local body = on and '{"available":true}' or '{"available":false}'
+    local path = user_path(v) .. "/devices/" .. v.sip
+    return wrk.format("PUT", path, { Authorization = auth[v.sid], ["Content-Type"] = "application/json" }, body)
+  end,
+  create_user = function(u)
+    counter = counter + 1
+    local n = thread_tag .. string.format("%07d", counter)
+    local body = '{"first_name":"Bench","last_name":"User","email":"b' .. n .. '@bench.example.com",'
+      .. '"device_contact_uri":"+1' .. string.sub(n, -12) .. '"}'
+    return wrk.format("POST", "/v2/accounts/" .. u.sid .. "/users",
+      { Authorization = auth[u.sid], ["Content-Type"] = "application/json" }, body)
+  end,
+  unauthorized = function(u)
+    return wrk.format("GET", user_path(u), { Authorization = "Basic YmFkOmtleQ==" })
+  end,
+  rate_limited = function(u)
+    return wrk.format("GET", "/v2/accounts/limited/users/9f7100ea9a484b75aadefa94303f62eb",
+      { Authorization = auth["limited"] })
+  end,
+}
+
+local make = makers[scenario]
+
+request = function()
+  return make(users[math.random(1, #users)])
+end
