@@ -55,7 +55,11 @@ async fn main() -> anyhow::Result<()> {
     for a in 0..args.accounts {
         let sid = format!("bench{a:05}");
         let (key, token) = account(&directory, &sid, 1_000_000).await?;
-        writeln!(credentials, "{sid}\t{key}\t{token}\t{}", basic(&key, &token))?;
+        writeln!(
+            credentials,
+            "{sid}\t{key}\t{token}\t{}",
+            basic(&key, &token)
+        )?;
         for line in create_users(
             &directory,
             &sid,
@@ -70,7 +74,11 @@ async fn main() -> anyhow::Result<()> {
     }
     // An account whose budget of one request a minute the 429 scenario spends at once.
     let (key, token) = account(&directory, "limited", 1).await?;
-    writeln!(credentials, "limited\t{key}\t{token}\t{}", basic(&key, &token))?;
+    writeln!(
+        credentials,
+        "limited\t{key}\t{token}\t{}",
+        basic(&key, &token)
+    )?;
     users.flush()?;
     eprintln!(
         "seeded {} accounts x {} users in {:.1?}",
@@ -84,7 +92,10 @@ async fn main() -> anyhow::Result<()> {
 /// The `Authorization` header value for a key and token, ready for the load scripts.
 fn basic(key: &str, token: &str) -> String {
     use base64::Engine;
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:{token}"))
+    )
 }
 
 async fn account(

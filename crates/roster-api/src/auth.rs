@@ -92,7 +92,7 @@ async fn admit(state: &AppState, caller: Caller) -> Result<Arc<Account>, Respons
         Ok(None) => return Err(ApiError::Forbidden.into_response()),
         Err(error) => return Err(ApiError::from(error).into_response()),
     };
-    if account.region != state.region {
+    if account.region != *state.region {
         return Err(ApiError::WrongRegion(account.region.to_string()).into_response());
     }
     Ok(account)

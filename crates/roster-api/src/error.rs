@@ -1,6 +1,8 @@
 //! Every error the API answers with, mapped to its HTTP status, Exotel code and message in
 //! this one place.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_domain::RuleError;
@@ -34,8 +36,9 @@ pub(crate) enum ApiError {
     AlreadyExists(String),
     /// 400 / 1002 for a bad operator setting, named in the description.
     InvalidSetting(String),
-    /// 500 / 1004. The cause has already been logged; the client sees nothing of it.
-    Internal,
+    /// 500 / 1004. The cause goes to the log with the request id; the client sees
+    /// nothing of it.
+    Internal(Arc<str>),
 }
 
 impl ApiError {
@@ -112,7 +115,7 @@ impl ApiError {
             E::InvalidSetting(description) => {
                 (StatusCode::BAD_REQUEST, Some(1002), "Invalid parameter value", description.clone())
             }
-            E::Internal => (
+            E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some(1004),
                 "Internal Server Error",
@@ -123,14 +126,23 @@ impl ApiError {
 
     pub(crate) fn into_reply(self) -> Reply {
         let (status, code, message, description) = self.parts();
-        Reply::error(
+        let mut reply = Reply::error(
             status,
             ErrorData {
                 code,
                 message,
                 description: &description,
             },
-        )
+        );
+        if let ApiError::Internal(cause) = self {
+            reply.cause = Some(cause);
+        }
+        reply
+    }
+
+    /// An unexpected failure, with the cause to log.
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string().into())
     }
 }
 
@@ -172,10 +184,7 @@ impl From<ServiceError> for ApiError {
             | ServiceError::NotFound(_) => ApiError::NotFound(error.to_string()),
             ServiceError::AccountExists(_) => ApiError::AlreadyExists(error.to_string()),
             ServiceError::InvalidSetting { .. } => ApiError::InvalidSetting(error.to_string()),
-            other => {
-                tracing::error!(error = %other, "request failed");
-                ApiError::Internal
-            }
+            other => ApiError::internal(other),
         }
     }
 }

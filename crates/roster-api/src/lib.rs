@@ -30,7 +30,7 @@ pub struct AppState {
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub failed_auth: Arc<FailedAuthLimiter>,
     /// The region this deployment serves; accounts homed elsewhere are sent there.
-    pub region: RegionName,
+    pub region: Arc<RegionName>,
     /// Guards `/operator/v1`; `None` switches the operator API off.
     pub operator_token: Option<Arc<str>>,
 }

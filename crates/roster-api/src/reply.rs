@@ -13,6 +13,8 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) metadata: Option<Bytes>,
     pub(crate) response: Bytes,
+    /// Why a 500 happened, for the log line that carries the request id.
+    pub(crate) cause: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Serialize)]
@@ -60,6 +62,7 @@ impl Reply {
             status: StatusCode::OK,
             metadata: None,
             response: to_bytes(&single),
+            cause: None,
         }
     }
 
@@ -81,6 +84,7 @@ impl Reply {
             status: StatusCode::OK,
             metadata: metadata.as_ref().map(to_bytes),
             response: to_bytes(&items),
+            cause: None,
         }
     }
 
@@ -95,6 +99,7 @@ impl Reply {
             status,
             metadata: None,
             response: to_bytes(&single),
+            cause: None,
         }
     }
 }

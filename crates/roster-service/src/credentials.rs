@@ -4,6 +4,7 @@
 //! microsecond to check.
 
 use std::fmt;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -116,19 +117,19 @@ impl Directory {
         let matches: bool = presented.ct_eq(&expected).into();
 
         match stored {
-            Some(key) if matches && key.date_revoked.is_none() => Ok(key.account),
+            Some(key) if matches && key.date_revoked.is_none() => Ok(key.account.clone()),
             _ => Err(ServiceError::Unauthenticated),
         }
     }
 
-    async fn cached_key(&self, key: &str) -> Result<Option<ApiKey>, ServiceError> {
+    async fn cached_key(&self, key: &str) -> Result<Option<Arc<ApiKey>>, ServiceError> {
         if let Some(hit) = self.keys.get(key) {
             return Ok(hit);
         }
         let Ok(id) = ApiKeyId::parse(key) else {
             return Ok(None);
         };
-        let found = self.store.api_key(&id).await?;
+        let found = self.store.api_key(&id).await?.map(Arc::new);
         self.keys.insert(key.to_owned(), found.clone());
         Ok(found)
     }

@@ -54,7 +54,7 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     hasher: TokenHasher,
     options: DirectoryOptions,
-    keys: TtlCache<String, Option<roster_domain::ApiKey>>,
+    keys: TtlCache<String, Option<Arc<roster_domain::ApiKey>>>,
     accounts: TtlCache<AccountSid, Option<Arc<Account>>>,
 }
 

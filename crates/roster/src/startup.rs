@@ -102,7 +102,7 @@ impl Server {
             directory,
             rate_limiter: rate_limiter(settings)?,
             failed_auth: Arc::new(FailedAuthLimiter::new(settings.auth_failures_per_minute)),
-            region: settings.region.clone(),
+            region: Arc::new(settings.region.clone()),
             operator_token: settings.operator_token.as_deref().map(Arc::from),
         };
         Ok(Self {

@@ -15,6 +15,7 @@ pub fn init_server(format: LogFormat) -> WorkerGuard {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
+        .with_target(false)
         .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

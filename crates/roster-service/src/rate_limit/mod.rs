@@ -62,7 +62,17 @@ impl LocalRateLimiter {
                 reset,
             };
         };
-        let entry = windows.entry(key.clone()).or_insert((window, 0));
+        if !windows.contains_key(key) {
+            windows.insert(key.clone(), (window, 0));
+        }
+        let Some(entry) = windows.get_mut(key) else {
+            return RateDecision {
+                allowed: true,
+                limit,
+                remaining: limit,
+                reset,
+            };
+        };
         if entry.0 != window {
             *entry = (window, 0);
         }

@@ -68,7 +68,11 @@ pub(super) fn find(
 
 /// The user and its devices in one statement: one snapshot, so a concurrent delete is seen
 /// whole or not at all, and one pass over the indexes.
-fn find_with_devices(conn: &Connection, account: &AccountSid, id: &str) -> Result<Option<User>, StoreError> {
+fn find_with_devices(
+    conn: &Connection,
+    account: &AccountSid,
+    id: &str,
+) -> Result<Option<User>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT u.id, u.first_name, u.last_name, u.email, u.email_verified, u.role,
@@ -86,7 +90,9 @@ fn find_with_devices(conn: &Connection, account: &AccountSid, id: &str) -> Resul
             None => user.insert(read_user(row).map_err(backend)?.into_user()?),
         };
         if row.get_ref(9).map_err(backend)?.data_type() != rusqlite::types::Type::Null {
-            let device = devices::read_device_at(row, 9).map_err(backend)?.into_device()?;
+            let device = devices::read_device_at(row, 9)
+                .map_err(backend)?
+                .into_device()?;
             found.devices.get_or_insert_with(Vec::new).push(device);
         }
     }
