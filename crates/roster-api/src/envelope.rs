@@ -31,9 +31,9 @@ pub(crate) async fn envelope(request: Request, next: Next) -> Response {
         .get::<AccountTag>()
         .map(|tag| tag.0.as_str());
     tracing::info!(
-        request_id = %request_id,
-        http.method = %method,
-        url.path = %path,
+        request_id = request_id.as_str(),
+        http.method = method.as_str(),
+        url.path = path.as_str(),
         http.status_code = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         account.sid = account.unwrap_or("-"),
@@ -48,7 +48,11 @@ fn new_request_id() -> String {
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(bytes).simple().to_string()
+    let mut text = uuid::Uuid::encode_buffer();
+    uuid::Uuid::from_bytes(bytes)
+        .simple()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 pub(crate) async fn route_not_found() -> ApiError {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Extension;
-use roster_domain::{Account, Device, Field, User, UserFields};
+use roster_domain::{Account, Device, Field, User, UserFields, UserId};
 use roster_service::{CreateUser, UpdateUser, UserFilter};
 use serde::Serialize;
 
@@ -135,7 +135,7 @@ pub struct UserView<'a> {
     email: Option<&'a str>,
     email_verified: bool,
     first_name: &'a str,
-    id: String,
+    id: UserId,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_login: Option<Option<String>>,
     last_name: &'a str,
@@ -154,7 +154,7 @@ impl<'a> UserView<'a> {
             email: user.email.as_ref().map(|e| e.as_str()),
             email_verified: user.email_verified,
             first_name: user.first_name.as_str(),
-            id: user.id.to_string(),
+            id: user.id,
             last_login: fields
                 .last_login
                 .then(|| user.last_login.map(|at| zone.format(at))),

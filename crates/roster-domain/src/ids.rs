@@ -108,26 +108,55 @@ impl UserId {
 
     /// Accepts exactly 32 lower-case hex characters, the only form roster ever hands out.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let canonical =
-            raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !canonical {
-            return Err("must be 32 lower-case hex characters");
+        const BAD: &str = "must be 32 lower-case hex characters";
+        if raw.len() != 32 {
+            return Err(BAD);
         }
-        u128::from_str_radix(raw, 16)
+        raw.bytes()
+            .try_fold(0u128, |value, byte| {
+                let nibble = match byte {
+                    b'0'..=b'9' => byte - b'0',
+                    b'a'..=b'f' => byte - b'a' + 10,
+                    _ => return Err(BAD),
+                };
+                Ok(value << 4 | u128::from(nibble))
+            })
             .map(Self)
-            .map_err(|_| "must be 32 lower-case hex characters")
+    }
+
+    /// The id as the wire shows it, without going through the formatting machinery: ids
+    /// are written on every answer.
+    pub fn to_hex(self) -> HexId {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        for (at, slot) in hex.iter_mut().enumerate() {
+            let shift = 4 * (31 - at);
+            *slot = DIGITS[((self.0 >> shift) & 0xf) as usize];
+        }
+        HexId(hex)
+    }
+}
+
+/// A user id's 32 hex characters, on the stack.
+#[derive(Clone, Copy)]
+pub struct HexId([u8; 32]);
+
+impl HexId {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
+        f.write_str(self.to_hex().as_str())
     }
 }
 
 impl serde::Serialize for UserId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.to_hex().as_str())
     }
 }
 

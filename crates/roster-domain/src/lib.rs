@@ -20,7 +20,7 @@ pub use device::{
 };
 pub use email::Email;
 pub use error::{Field, RuleError};
-pub use ids::{AccountSid, ApiKeyId, DeviceId, RegionName, UserId};
+pub use ids::{AccountSid, ApiKeyId, DeviceId, HexId, RegionName, UserId};
 pub use name::{NamePolicy, PersonName};
 pub use password::{SipCredentials, SipPassword};
 pub use phone::E164;

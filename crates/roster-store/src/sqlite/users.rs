@@ -50,9 +50,10 @@ pub(super) fn find(
     id: UserId,
     fields: UserFields,
 ) -> Result<Option<User>, StoreError> {
-    let id_text = id.to_string();
+    let id_hex = id.to_hex();
+    let id_text = id_hex.as_str();
     if fields.needs_devices() {
-        return find_with_devices(conn, account, &id_text);
+        return find_with_devices(conn, account, id_text);
     }
     let mut statement = conn
         .prepare_cached(&format!(
@@ -60,7 +61,7 @@ pub(super) fn find(
         ))
         .map_err(backend)?;
     let row = statement
-        .query_row((account.as_str(), &id_text), read_user)
+        .query_row((account.as_str(), id_text), read_user)
         .optional()
         .map_err(backend)?;
     row.map(UserRow::into_user).transpose()

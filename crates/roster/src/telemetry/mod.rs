@@ -1,24 +1,29 @@
-//! Logging. Request lines go through a non-blocking writer, so a slow terminal or pipe
-//! never holds up a request; `RUST_LOG` filters as usual.
+//! Logging. Request threads only format a line and append it to a shared buffer; one
+//! background thread writes the buffer out in batches, so a slow terminal or pipe never
+//! holds up a request and a busy server makes one write call per batch, not per line.
+//! `RUST_LOG` filters as usual.
 
-use tracing_appender::non_blocking::WorkerGuard;
+mod batch;
+mod line;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+pub use batch::{BatchWriter, FlushGuard};
+pub use line::CompactLine;
+
 /// Installs the global subscriber writing to stdout. Keep the guard alive until exit: it
-/// flushes the lines still queued.
-pub fn init_server(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+/// writes out the lines still buffered.
+pub fn init_server(format: LogFormat) -> FlushGuard {
+    let (writer, guard) = BatchWriter::spawn(std::io::stdout());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
         .with_target(false)
         .with_writer(writer);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(CompactLine).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     guard
