@@ -75,7 +75,12 @@ impl Caller {
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip()),
-            path_sid: path_sid(request.uri().path()).map(str::to_owned),
+            // Decoded like every other path segment: `de%6do` is the account `demo`.
+            path_sid: path_sid(request.uri().path()).map(|raw| {
+                percent_encoding::percent_decode_str(raw)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            }),
         }
     }
 }

@@ -15,6 +15,8 @@ pub(crate) enum ApiError {
     Rule(RuleError),
     /// 401 / 1010; the description says what was wrong without revealing which part.
     Unauthenticated,
+    /// The operator API's bearer token is missing or wrong.
+    OperatorUnauthenticated,
     /// 401 / 1010 for an account homed in another region.
     WrongRegion(String),
     /// 403 / 1003: valid credentials of another account.
@@ -54,6 +56,12 @@ impl ApiError {
                 Some(1010),
                 "Authentication failed",
                 "the API key and token are missing, malformed, unknown or revoked".to_owned(),
+            ),
+            E::OperatorUnauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                Some(1010),
+                "Authentication failed",
+                "the operator token is missing or wrong".to_owned(),
             ),
             E::WrongRegion(region) => (
                 StatusCode::UNAUTHORIZED,

@@ -17,6 +17,8 @@ const MAX_LIST_ITEMS: usize = 50;
 
 /// Largest accepted body.
 const BODY_LIMIT: usize = 64 * 1024;
+/// How long a declared body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A request body that is a JSON object. Unknown fields are ignored; a field that is
 /// `null` counts as absent.
@@ -109,12 +111,19 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(bytes) => Ok(bytes),
-        Err(error) if is_length_limit(&error) => Err(ApiError::PayloadTooLarge),
-        Err(_) => Err(ApiError::BadRequest(
+    // A client that announces more than it sends must not hold a connection (and a
+    // graceful shutdown) for ever.
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT));
+    match read.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) if is_length_limit(&error) => Err(ApiError::PayloadTooLarge),
+        Ok(Err(_)) => Err(ApiError::BadRequest(
             "the request body could not be read".to_owned(),
         )),
+        Err(_) => Err(ApiError::BadRequest(format!(
+            "the request body did not arrive within {} seconds",
+            BODY_TIMEOUT.as_secs()
+        ))),
     }
 }
 

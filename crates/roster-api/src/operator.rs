@@ -34,7 +34,7 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         .map_or("", |(_, token)| token.trim());
     let matches: bool = presented.as_bytes().ct_eq(expected.as_bytes()).into();
     if !matches {
-        let mut response = ApiError::Unauthenticated.into_response();
+        let mut response = ApiError::OperatorUnauthenticated.into_response();
         let challenge = HeaderValue::from_static("Bearer realm=\"roster-operator\"");
         response
             .headers_mut()

@@ -79,7 +79,9 @@ pub enum RuleError {
     ContactRequired,
     #[error("no user with this id in this account")]
     UserNotFound,
-    #[error("no device with this id for this user")]
+    #[error(
+        "no device with this id here (in this account, and of this user when the path names one)"
+    )]
     DeviceNotFound,
     #[error("this number is already used by a device of this account")]
     NumberTakenOnCreate,

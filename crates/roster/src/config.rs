@@ -216,6 +216,13 @@ pub fn parse_database(raw: &str) -> anyhow::Result<Database> {
     if path.is_empty() {
         return Err(invalid("database", "the SQLite path is empty"));
     }
+    // `mysql://...` is a mistake, not a file name; a real path never has a scheme.
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(invalid(
+            "database",
+            format!("unsupported scheme {scheme}:// (use postgres://, sqlite:// or a file path)"),
+        ));
+    }
     Ok(Database::Sqlite(PathBuf::from(path)))
 }
 
@@ -226,6 +233,16 @@ fn invalid(setting: &str, reason: impl std::fmt::Display) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused_by_name() {
+        let error = parse_database("mysql://x/y").unwrap_err().to_string();
+        assert!(error.contains("invalid setting database"), "{error}");
+        assert!(error.contains("mysql://"), "{error}");
+        assert!(
+            matches!(parse_database("sqlite://a.db"), Ok(Database::Sqlite(p)) if p == std::path::Path::new("a.db"))
+        );
+    }
 
     fn storage(database: Option<&str>) -> StorageArgs {
         StorageArgs {

@@ -7,6 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use roster_api::{AppState, FailedAuthLimiter};
 use roster_domain::Clock;
 use roster_service::{
@@ -14,11 +19,14 @@ use roster_service::{
 };
 use roster_store::{PostgresStore, SqliteStore, Store};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use crate::config::{Database, Settings};
 
 /// How long requests in flight may run on after a stop signal; the contract allows 10 s.
 const DRAIN_TIME: Duration = Duration::from_secs(8);
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens the configured storage, bringing its schema up to date; refuses a schema newer
 /// than this build knows.
@@ -121,28 +129,45 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
-        let signal = async move {
-            shutdown.await;
-            let _ = stopping_tx.send(true);
-        };
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(signal);
-
-        let deadline = async move {
-            let mut stopping = stopping_rx;
-            while !*stopping.borrow() {
-                if stopping.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            tokio::time::sleep(DRAIN_TIME).await;
-        };
+        let mut http = hyper::server::conn::http1::Builder::new();
+        // Without a timer hyper never times out a client that stops half-way through its
+        // headers; such a client would hold a connection, and a shutdown, for ever.
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT);
+        let connections = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait a little rather than spin.
+                        tracing::warn!(%error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let router = self.router.clone();
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request)
+            });
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let connection = connections.watch(connection);
+            tokio::spawn(async move {
+                // A client that goes away mid-request is not the server's failure.
+                let _ = connection.await;
+            });
+        }
+        drop(self.listener);
         tokio::select! {
-            served = serve => served.context("the server failed")?,
-            () = deadline => tracing::warn!("requests still running after the drain time were cut off"),
+            () = connections.shutdown() => {}
+            () = tokio::time::sleep(DRAIN_TIME) => {
+                tracing::warn!("requests still running after the drain time were cut off");
+            }
         }
         Ok(())
     }

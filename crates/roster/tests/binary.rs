@@ -335,6 +335,10 @@ fn bad_command_line_arguments_fail_with_one_line_on_stderr_and_never_panic() {
             "rate-limit",
         ),
         (
+            &["accounts", "create", "x", "--rate-limit", "-5"],
+            "rate-limit",
+        ),
+        (
             &["accounts", "create", "x", "--region", "Mumbai!"],
             "region",
         ),
@@ -374,6 +378,21 @@ fn bad_command_line_arguments_fail_with_one_line_on_stderr_and_never_panic() {
         &unopenable,
         &run(hermetic(command), COMMAND_TIMEOUT),
         "database",
+    );
+
+    // A URL of a database roster does not speak is not taken for a file name.
+    let foreign = [
+        "--database",
+        "mysql://db.invalid/roster",
+        "accounts",
+        "list",
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.args(foreign).current_dir(roster.dir.path());
+    assert_one_line_failure(
+        &foreign,
+        &run(hermetic(command), COMMAND_TIMEOUT),
+        "mysql://",
     );
 
     // None of the refused commands changed anything.
@@ -1415,4 +1434,24 @@ impl<'de> Visitor<'de> for JsonVisitor {
         }
         Ok(Json::Object(entries))
     }
+}
+
+#[test]
+fn output_into_a_closed_pipe_is_an_error_line_not_a_panic() {
+    let roster = Roster::new();
+    roster.account_with_key("acme");
+    // The reading end is gone before roster writes: `roster keys list acme | true`.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut command = roster.command(&["keys", "list", "acme"]);
+    command.stdout(writer).stderr(Stdio::piped());
+    let output = command
+        .spawn()
+        .and_then(|child| child.wait_with_output())
+        .expect("running roster");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot write to stdout"), "{stderr}");
 }

@@ -52,7 +52,7 @@ pub(crate) struct SettingsArgs {
     #[arg(long, value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
     kyc_complete: Option<bool>,
     /// Requests a minute shared by all the account's keys (default: 200).
-    #[arg(long, value_name = "PER_MINUTE")]
+    #[arg(long, value_name = "PER_MINUTE", allow_negative_numbers = true)]
     rate_limit: Option<u32>,
 }
 

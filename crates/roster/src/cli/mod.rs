@@ -105,6 +105,9 @@ fn settings_schema_version(storage: &StorageArgs) -> anyhow::Result<i64> {
 
 /// Prints a value as indented JSON on stdout.
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value)?;
+    // A closed pipe (`roster keys list acme | head -1`) is an error to report, not a panic.
+    writeln!(std::io::stdout().lock(), "{text}")
+        .map_err(|e| anyhow::anyhow!("cannot write to stdout: {e}"))
 }

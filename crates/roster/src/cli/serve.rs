@@ -1,5 +1,6 @@
 //! `roster serve`: runs the server, optionally with a ready-made demo account.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use clap::Args;
@@ -86,7 +87,9 @@ fn print_demo(demo: &Demo, address: std::net::SocketAddr) {
     } else {
         "account demo already existed"
     };
-    println!(
+    // The server keeps running even when nobody reads its stdout.
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "\n{state}; issued it a new key (the token is shown only now):\n\
          \n  api_key:   {key}\n  api_token: {token}\n\
          \nCreate a user with a phone:\n\

@@ -120,3 +120,61 @@ async fn each_request_is_logged_once_without_its_credentials() {
     }
     assert!(!logged.contains(&app.acme.token));
 }
+
+/// Sends `bytes` on a fresh connection and returns what the server answers before it
+/// closes the connection, with the time that took.
+async fn raw_exchange(app: &TestApp, bytes: &[u8]) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // Bounded: a server that never gives up on the client fails the test, not hangs it.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the server still holds the connection after 30 s"
+    );
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn a_client_that_stops_inside_its_headers_is_let_go() {
+    let app = TestApp::spawn().await;
+    let (_, waited) = raw_exchange(
+        &app,
+        b"GET /v2/accounts/acme/users HTTP/1.1\r\nHost: roster\r\n",
+    )
+    .await;
+    assert!(waited.as_secs() < 20, "held for {waited:?}");
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_announced_is_refused_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let request = format!(
+        "POST /v2/accounts/acme/users HTTP/1.1\r\nHost: roster\r\nAuthorization: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"a\":1}}",
+        app.acme.basic_header()
+    );
+    let (answer, waited) = raw_exchange(&app, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["response"]["error_data"]["code"], 1007);
+    assert!(
+        body["response"]["error_data"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("did not arrive"),
+        "{body}"
+    );
+    assert!(waited.as_secs() < 20, "held for {waited:?}");
+}

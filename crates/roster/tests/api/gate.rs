@@ -256,3 +256,23 @@ async fn settings_changed_elsewhere_take_effect_within_a_second() {
         .await
         .assert_error(403, Some(10815));
 }
+
+#[tokio::test]
+async fn the_account_in_the_path_is_read_percent_decoded() {
+    let app = TestApp::spawn().await;
+    // `ac%6De` is `acme`, as every other path segment is decoded.
+    let answer = app
+        .get(
+            &app.acme,
+            "/v2/accounts/ac%6De/users/9f7100ea9a484b75aadefa94303f62eb",
+        )
+        .await;
+    answer.assert_error(404, Some(10801));
+    let answer = app
+        .get(
+            &app.acme,
+            "/v2/accounts/ac%6De%20/users/9f7100ea9a484b75aadefa94303f62eb",
+        )
+        .await;
+    answer.assert_error(403, Some(1003));
+}

@@ -29,6 +29,18 @@ pub struct Credentials {
     pub token: String,
 }
 
+impl Credentials {
+    /// The `Authorization` header value, for requests written by hand.
+    pub fn basic_header(&self) -> String {
+        use base64::Engine;
+        let pair = format!("{}:{}", self.key, self.token);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+}
+
 pub struct TestApp {
     pub address: SocketAddr,
     pub directory: Arc<Directory>,
