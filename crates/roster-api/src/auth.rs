@@ -37,7 +37,7 @@ pub(crate) async fn gate(
         .await;
     let mut response = if !decision.allowed {
         let error = ApiError::RateLimited {
-            description: "the account's request budget for this minute is spent",
+            description: ApiError::BUDGET_SPENT,
         };
         let mut response = error.into_response();
         response
@@ -121,7 +121,7 @@ fn refuse_credentials(state: &AppState, client: Option<IpAddr>) -> Response {
     let now = state.directory.clock().now().as_second();
     if let Some(retry_after) = state.failed_auth.record_failure(client, now) {
         let error = ApiError::RateLimited {
-            description: "too many failed authentication attempts from this address",
+            description: ApiError::TOO_MANY_FAILURES,
         };
         let mut response = error.into_response();
         response

@@ -1,7 +1,7 @@
 //! Every error the API answers with, mapped to its HTTP status, Exotel code and message in
 //! this one place.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -133,6 +133,42 @@ impl ApiError {
     }
 
     pub(crate) fn into_reply(self) -> Reply {
+        // Refusals that never vary are serialised once: they are what a flood of bad or
+        // over-budget requests gets, and should cost as little as possible.
+        static CONSTANT: [OnceLock<Reply>; 11] = [const { OnceLock::new() }; 11];
+        if let Some(slot) = self.constant_slot().and_then(|at| CONSTANT.get(at)) {
+            return slot.get_or_init(|| self.render()).clone();
+        }
+        self.render()
+    }
+
+    /// Where a refusal whose answer never varies is kept once rendered.
+    fn constant_slot(&self) -> Option<usize> {
+        use ApiError as E;
+        Some(match self {
+            E::Unauthenticated => 0,
+            E::OperatorUnauthenticated => 1,
+            E::Forbidden => 2,
+            E::KycIncomplete => 3,
+            E::Trial => 4,
+            E::PayloadTooLarge => 5,
+            E::UnsupportedMediaType => 6,
+            E::RouteNotFound => 7,
+            E::MethodNotAllowed => 8,
+            E::RateLimited { description } if *description == Self::BUDGET_SPENT => 9,
+            E::RateLimited { description } if *description == Self::TOO_MANY_FAILURES => 10,
+            _ => return None,
+        })
+    }
+
+    /// The account's budget for this minute is spent.
+    pub(crate) const BUDGET_SPENT: &'static str =
+        "the account's request budget for this minute is spent";
+    /// The client address failed authentication too often this minute.
+    pub(crate) const TOO_MANY_FAILURES: &'static str =
+        "too many failed authentication attempts from this address";
+
+    fn render(self) -> Reply {
         let (status, code, message, description) = self.parts();
         let mut reply = Reply::error(
             status,

@@ -24,7 +24,8 @@ pub(super) fn of_users(
 ) -> Result<HashMap<UserId, Vec<Device>>, StoreError> {
     let sql = format!(
         "SELECT {DEVICE_COLUMNS} FROM devices
-         WHERE account_sid = ?1 AND user_id IN (SELECT value FROM json_each(?2)) ORDER BY id"
+         WHERE account_sid = ?1 AND user_id IN (SELECT value FROM json_each(?2))
+         ORDER BY user_id, id"
     );
     let mut statement = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = statement

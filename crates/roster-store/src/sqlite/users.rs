@@ -116,17 +116,31 @@ pub(super) fn list(
     let tx = conn.unchecked_transaction().map_err(backend)?;
     let emails = query.emails.as_deref().map(json_array);
     let contacts = query.contacts.as_deref().map(json_array);
-    let filter = "u.account_sid = ?1
-         AND (?2 IS NULL OR u.email_folded IN (SELECT value FROM json_each(?2)))
-         AND (?3 IS NULL OR EXISTS (
-             SELECT 1 FROM devices d
-             WHERE d.account_sid = u.account_sid AND d.user_id = u.id
-               AND d.contact_uri IN (SELECT value FROM json_each(?3))))";
+    // Only the filters asked for are in the statement: a generic `?2 IS NULL OR ...`
+    // would be evaluated on every row the count walks.
+    let mut filter = String::from("u.account_sid = ?1");
+    let mut used = 1;
+    if emails.is_some() {
+        filter.push_str(" AND u.email_folded IN (SELECT value FROM json_each(?2))");
+        used = 2;
+    }
+    if contacts.is_some() {
+        filter.push_str(
+            " AND EXISTS (SELECT 1 FROM devices d
+                 WHERE d.account_sid = u.account_sid AND d.user_id = u.id
+                   AND d.contact_uri IN (SELECT value FROM json_each(?3)))",
+        );
+        used = 3;
+    }
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let limit = i64::from(query.limit);
+    let values: [&dyn rusqlite::ToSql; 5] =
+        [&account.as_str(), &emails, &contacts, &limit, &offset];
 
     let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {filter}");
     let total: i64 = tx
         .prepare_cached(&count_sql)
-        .and_then(|mut s| s.query_row((account.as_str(), &emails, &contacts), |row| row.get(0)))
+        .and_then(|mut s| s.query_row(&values[..used], |row| row.get(0)))
         .map_err(backend)?;
 
     let page_sql = format!(
@@ -134,12 +148,8 @@ pub(super) fn list(
          ORDER BY u.date_created, u.id LIMIT ?4 OFFSET ?5"
     );
     let mut statement = tx.prepare_cached(&page_sql).map_err(backend)?;
-    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
     let rows = statement
-        .query_map(
-            (account.as_str(), &emails, &contacts, query.limit, offset),
-            read_user,
-        )
+        .query_map(&values[..], read_user)
         .map_err(backend)?;
     let mut users = rows
         .map(|row| row.map_err(backend).and_then(UserRow::into_user))
