@@ -39,7 +39,9 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        let app = axum::Router::new().fallback(move || {
+        // The body is read, as roster reads it: an unread body would also cost the
+        // connection its keep-alive.
+        let app = axum::Router::new().fallback(move |_body: Bytes| {
             let capture = capture.clone();
             async move {
                 let mut response = Response::new(Body::from(capture.body));
