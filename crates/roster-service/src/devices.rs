@@ -46,17 +46,30 @@ impl Directory {
         device: &str,
         input: UpdateDevice,
     ) -> Result<Device, ServiceError> {
-        let current = self.find_device(account, user, device).await?;
-
-        let contact_uri = match present(input.contact_uri) {
-            Some(_) if current.kind() != DeviceKind::Tel => {
-                return Err(RuleError::NotTelDevice.into())
+        let (user_id, device_id, contact_uri) = match present(input.contact_uri) {
+            // A new number needs the device's kind first: only a phone's can change.
+            Some(raw) => {
+                let current = self.find_device(account, user, device).await?;
+                if current.kind() != DeviceKind::Tel {
+                    return Err(RuleError::NotTelDevice.into());
+                }
+                let number = E164::parse(&raw).map_err(|reason| RuleError::NotE164 {
+                    field: Field::ContactUri,
+                    reason: reason.to_owned(),
+                })?;
+                (current.user_id, current.id, Some(number))
             }
-            Some(raw) => Some(E164::parse(&raw).map_err(|reason| RuleError::NotE164 {
-                field: Field::ContactUri,
-                reason: reason.to_owned(),
-            })?),
-            None => None,
+            // Switching ON or OFF, the hot path: the write itself finds the device (or
+            // says which of user and device is missing), so there is no read before it.
+            None => {
+                let user_id = parse_user(user)?;
+                let device_id = match DeviceId::parse(device) {
+                    Ok(id) => id,
+                    // Which is missing, user or device, takes a read to tell.
+                    Err(_) => self.find_device(account, user, device).await?.id,
+                };
+                (user_id, device_id, None)
+            }
         };
         let change = DeviceChange {
             available: input.available,
@@ -66,7 +79,7 @@ impl Directory {
         let now = self.clock.now();
         let updated = self
             .store
-            .update_device(&account.sid, current.user_id, current.id, &change, now)
+            .update_device(&account.sid, user_id, device_id, &change, now)
             .await;
         updated.map_err(|error| {
             ServiceError::from_store(error, |clash| match clash {

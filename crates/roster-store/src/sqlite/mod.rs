@@ -41,6 +41,8 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(backend)?;
         configure(&conn)?;
         migrate::apply(&mut conn)?;
+        // Every write statement and the transaction control around it stay prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         let writer = Writer::spawn(conn).map_err(|e| StoreError::Backend(e.into()))?;
         Ok(Self {
             path: path.to_owned(),

@@ -787,8 +787,18 @@ async fn an_unknown_user_is_not_found_before_its_device() {
         )
         .await;
 
+    // A device id that cannot exist does not hide that the user does not either.
+    let both = app
+        .put(
+            &app.acme,
+            "/v2/accounts/acme/users/9f7100ea9a484b75aadefa94303f62eb/devices/abc",
+            &on,
+        )
+        .await;
+
     unknown.assert_error(404, Some(10801));
     malformed.assert_error(404, Some(10801));
+    both.assert_error(404, Some(10801));
 }
 
 #[tokio::test]
