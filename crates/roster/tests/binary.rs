@@ -365,35 +365,18 @@ fn bad_command_line_arguments_fail_with_one_line_on_stderr_and_never_panic() {
     for (args, names) in cases {
         assert_one_line_failure(args, &roster.cli(args), names);
     }
-    // A database that cannot be opened; `command` would add a second `--database`.
-    let unopenable = [
-        "--database",
-        "/nonexistent/roster/roster.db",
-        "accounts",
-        "list",
+    // Databases given by the caller (`command` would add a second `--database`): one that
+    // cannot be opened, and a URL of a kind roster does not speak, not taken for a file.
+    let databases = [
+        ("/nonexistent/roster/roster.db", "database"),
+        ("mysql://db.invalid/roster", "mysql://"),
     ];
-    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
-    command.args(unopenable).current_dir(roster.dir.path());
-    assert_one_line_failure(
-        &unopenable,
-        &run(hermetic(command), COMMAND_TIMEOUT),
-        "database",
-    );
-
-    // A URL of a database roster does not speak is not taken for a file name.
-    let foreign = [
-        "--database",
-        "mysql://db.invalid/roster",
-        "accounts",
-        "list",
-    ];
-    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
-    command.args(foreign).current_dir(roster.dir.path());
-    assert_one_line_failure(
-        &foreign,
-        &run(hermetic(command), COMMAND_TIMEOUT),
-        "mysql://",
-    );
+    for (database, names) in databases {
+        let args = ["--database", database, "accounts", "list"];
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command.args(args).current_dir(roster.dir.path());
+        assert_one_line_failure(&args, &run(hermetic(command), COMMAND_TIMEOUT), names);
+    }
 
     // None of the refused commands changed anything.
     let accounts = roster.cli_json(&["accounts", "list"]);
