@@ -51,7 +51,7 @@ pub struct BatchWriter {
     shared: Arc<Shared>,
 }
 
-/// Writes out what is still buffered, waiting at most [`EXIT_WAIT`], when dropped.
+/// Writes out what is still buffered, waiting at most a second, when dropped.
 pub struct FlushGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
