@@ -9,6 +9,10 @@
     reason = "test helpers fail loudly on purpose"
 )]
 
+#[path = "support/process.rs"]
+mod process;
+use process::{hermetic, run, wait_with_deadline};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -1195,74 +1199,6 @@ fn printed_command(printed: &str, marker: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------------------
-
-/// Clears what would change a child's behaviour behind the test's back: roster's own
-/// settings from the environment, and proxies that would carry loopback requests elsewhere.
-fn hermetic(mut command: Command) -> Command {
-    const SCRUBBED: [&str; 12] = [
-        "ROSTER_DATABASE_URL",
-        "ROSTER_CONFIG",
-        "ROSTER_LISTEN",
-        "ROSTER_REGION",
-        "ROSTER_LOG_FORMAT",
-        "ROSTER_TOKEN_PEPPER",
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ];
-    for name in SCRUBBED {
-        command.env_remove(name);
-    }
-    command
-}
-
-/// Runs a command to completion, killing it and failing the test after `limit`.
-fn run(mut command: Command, limit: Duration) -> Output {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let description = format!("{command:?}");
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
-    let stdout = drain(child.stdout.take().expect("a piped stdout"));
-    let stderr = drain(child.stderr.take().expect("a piped stderr"));
-    let Some(status) = wait_with_deadline(&mut child, limit) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("{description} did not finish within {limit:?}");
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("the stdout reader"),
-        stderr: stderr.join().expect("the stderr reader"),
-    }
-}
-
-fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        bytes
-    })
-}
-
-fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("polling a child") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn stdout_of(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 on stdout")

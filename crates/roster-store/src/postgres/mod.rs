@@ -117,39 +117,37 @@ pub(crate) trait Db: Send + Sync {
     }
 }
 
-#[async_trait]
-impl Db for deadpool_postgres::Client {
-    async fn rows(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, StoreError> {
-        let statement = self.prepare_cached(sql).await.map_err(pg)?;
-        self.query(&statement, params).await.map_err(pg)
-    }
+/// The same statements on a pooled connection and inside a transaction: both have their
+/// own `prepare_cached`, `query` and `execute`, with no trait of theirs in common.
+macro_rules! impl_db {
+    ($($client:ty),+) => {$(
+        #[async_trait]
+        impl Db for $client {
+            async fn rows(
+                &self,
+                sql: &str,
+                params: &[&(dyn ToSql + Sync)],
+            ) -> Result<Vec<Row>, StoreError> {
+                let statement = self.prepare_cached(sql).await.map_err(pg)?;
+                self.query(&statement, params).await.map_err(pg)
+            }
 
-    async fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        let statement = self.prepare_cached(sql).await.map_err(pg)?;
-        self.execute(&statement, params).await.map_err(pg)
-    }
+            async fn run(
+                &self,
+                sql: &str,
+                params: &[&(dyn ToSql + Sync)],
+            ) -> Result<u64, StoreError> {
+                let statement = self.prepare_cached(sql).await.map_err(pg)?;
+                self.execute(&statement, params).await.map_err(pg)
+            }
+        }
+    )+};
 }
 
-#[async_trait]
-impl Db for deadpool_postgres::Transaction<'_> {
-    async fn rows(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, StoreError> {
-        let statement = self.prepare_cached(sql).await.map_err(pg)?;
-        self.query(&statement, params).await.map_err(pg)
-    }
-
-    async fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        let statement = self.prepare_cached(sql).await.map_err(pg)?;
-        self.execute(&statement, params).await.map_err(pg)
-    }
-}
+impl_db!(
+    deadpool_postgres::Client,
+    deadpool_postgres::Transaction<'_>
+);
 
 /// Maps a PostgreSQL failure: unique-key clashes by the index they hit, lost races to
 /// [`StoreError::Contention`], the rest to a backend failure.
