@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use roster_domain::{Account, Field};
-use roster_service::{AddDevice, UpdateDevice};
+use roster_domain::{Account, Device, Field};
+use roster_service::{AddDevice, Created, Idempotency, UpdateDevice};
 
+use crate::conditional::{etag, fingerprint, IdempotencyKey, IfMatch};
 use crate::error::ApiError;
 use crate::input::{JsonObject, OptionalJsonObject, Query};
 use crate::reply::Reply;
-use crate::users::DeviceView;
+use crate::users::{replayed, DeviceView};
 use crate::AppState;
 
 type DevicePath = Path<(String, String, String)>;
@@ -29,19 +31,38 @@ pub(crate) async fn add_device(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id)): Path<(String, String)>,
+    IdempotencyKey(key): IdempotencyKey,
     body: JsonObject,
-) -> Result<Reply, ApiError> {
+) -> Result<Response, ApiError> {
     let input = AddDevice {
         contact_uri: body.string(Field::ContactUri)?,
         name: body.string(Field::Name)?,
     };
+    let keep = |device: &Device| device_reply(device).response.to_vec();
+    let target = format!("users/{user_id}/devices");
+    let idempotency = key.as_deref().map(|key| Idempotency {
+        key,
+        fingerprint: fingerprint(&target, &body),
+        render: &keep,
+    });
 
-    let device = state
+    let created = state
         .directory
-        .add_device(&account, &user_id, input)
+        .add_device_once(&account, &user_id, input, idempotency)
         .await?;
 
-    Ok(Reply::record(Some(DeviceView::new(&device))))
+    Ok(match created {
+        Created::New(device) => with_etag(&device),
+        Created::Replayed(answer) => replayed(answer),
+    })
+}
+
+fn device_reply(device: &Device) -> Reply {
+    Reply::record(Some(DeviceView::new(device)))
+}
+
+fn with_etag(device: &Device) -> Response {
+    (etag(device.version), device_reply(device)).into_response()
 }
 
 /// Reads `available` and `contact_uri` from the body or, when the body is empty, from the
@@ -50,9 +71,10 @@ pub(crate) async fn update_device(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id, device_id)): DevicePath,
+    IfMatch(expect): IfMatch,
     query: Query,
     OptionalJsonObject(body): OptionalJsonObject,
-) -> Result<Reply, ApiError> {
+) -> Result<Response, ApiError> {
     let input = match body {
         Some(body) => UpdateDevice {
             available: body.boolean(Field::Available)?,
@@ -72,10 +94,10 @@ pub(crate) async fn update_device(
 
     let device = state
         .directory
-        .update_device(&account, &user_id, &device_id, input)
+        .update_device(&account, &user_id, &device_id, input, &expect)
         .await?;
 
-    Ok(Reply::record(Some(DeviceView::new(&device))))
+    Ok(with_etag(&device))
 }
 
 pub(crate) async fn set_sip_password(
@@ -83,7 +105,7 @@ pub(crate) async fn set_sip_password(
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id, device_id)): DevicePath,
     body: JsonObject,
-) -> Result<Reply, ApiError> {
+) -> Result<Response, ApiError> {
     let password = body.string(Field::Password)?;
 
     let device = state
@@ -91,17 +113,18 @@ pub(crate) async fn set_sip_password(
         .set_sip_password(&account, &user_id, &device_id, password)
         .await?;
 
-    Ok(Reply::record(Some(DeviceView::new(&device))))
+    Ok(with_etag(&device))
 }
 
 pub(crate) async fn delete_device(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id, device_id)): DevicePath,
+    IfMatch(expect): IfMatch,
 ) -> Result<Reply, ApiError> {
     state
         .directory
-        .delete_device(&account, &user_id, &device_id)
+        .delete_device(&account, &user_id, &device_id, &expect)
         .await?;
     Ok(Reply::record(None::<()>))
 }

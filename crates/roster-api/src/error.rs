@@ -209,6 +209,8 @@ fn rule_status(rule: &RuleError) -> (StatusCode, &'static str) {
             StatusCode::FORBIDDEN,
             "Operation not allowed for this device type",
         ),
+        R::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "Precondition failed"),
+        R::IdempotencyKeyReused => (StatusCode::CONFLICT, "Idempotency key reused"),
     }
 }
 

@@ -62,6 +62,50 @@ impl JsonObject {
     pub(crate) fn has(&self, field: Field) -> bool {
         !matches!(self.0.get(field.wire_name()), None | Some(Value::Null))
     }
+
+    /// The object written back out with every object's keys sorted and no spaces: equal
+    /// for equal JSON values, however they were spaced or ordered.
+    pub(crate) fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_canonical_object(&self.0, &mut out);
+        out
+    }
+}
+
+fn write_canonical_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_canonical(&Value::String(key.clone()), out);
+        out.push(b':');
+        write_canonical(value, out);
+    }
+    out.push(b'}');
+}
+
+/// Depth is bounded by the parser's own nesting limit.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => write_canonical_object(map, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        // A scalar writes into memory without fail.
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
 }
 
 /// A body that may be empty: `None` for no bytes (or only whitespace), else a JSON object.
@@ -282,6 +326,19 @@ mod tests {
         ] {
             assert!(Query::parse(raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn canonical_bytes_ignore_spacing_and_key_order() {
+        let one = parse_object(br#"{"b": [1, {"z": 1, "a": "x"}], "a": null}"#).unwrap();
+        let two = parse_object(br#"{"a":null,"b":[1,{"a":"x","z":1}]}"#).unwrap();
+        assert_eq!(one.canonical_bytes(), two.canonical_bytes());
+        assert_eq!(
+            one.canonical_bytes(),
+            br#"{"a":null,"b":[1,{"a":"x","z":1}]}"#
+        );
+        let other = parse_object(br#"{"a":null,"b":[{"a":"x","z":1},1]}"#).unwrap();
+        assert_ne!(one.canonical_bytes(), other.canonical_bytes());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod conditional;
 mod devices;
 mod envelope;
 mod error;

@@ -88,6 +88,16 @@ impl Reply {
         }
     }
 
+    /// A success whose `response` was written before: an answer replayed for a retry.
+    pub(crate) fn replayed(response: Vec<u8>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            metadata: None,
+            response: Bytes::from(response),
+            cause: None,
+        }
+    }
+
     pub(crate) fn error(status: StatusCode, error: ErrorData<'_>) -> Self {
         let single: Single<'_, ()> = Single {
             code: status.as_u16(),

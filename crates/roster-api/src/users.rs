@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use roster_domain::{Account, Device, Field, User, UserFields, UserId};
-use roster_service::{CreateUser, UpdateUser, UserFilter};
+use roster_domain::{Account, Device, Field, User, UserFields, UserId, FIRST_VERSION};
+use roster_service::{CreateUser, Created, Idempotency, UpdateUser, UserFilter};
 use serde::Serialize;
 
+use crate::conditional::{etag, fingerprint, IdempotencyKey, IfMatch, IDEMPOTENT_REPLAYED};
 use crate::error::ApiError;
 use crate::input::{JsonObject, Query};
 use crate::reply::{Metadata, Reply};
@@ -17,8 +19,9 @@ use crate::AppState;
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
+    IdempotencyKey(key): IdempotencyKey,
     body: JsonObject,
-) -> Result<Reply, ApiError> {
+) -> Result<Response, ApiError> {
     let input = CreateUser {
         first_name: body.string(Field::FirstName)?,
         last_name: body.string(Field::LastName)?,
@@ -28,13 +31,34 @@ pub(crate) async fn create_user(
         role: body.string(Field::Role)?,
     };
 
-    let user = state.directory.create_user(&account, input).await?;
-
     let fields = UserFields {
         devices: true,
         ..UserFields::default()
     };
-    Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
+    let render = |user: &User| Reply::record(Some(UserView::new(user, &account, fields)));
+    let keep = |user: &User| render(user).response.to_vec();
+    let idempotency = key.as_deref().map(|key| Idempotency {
+        key,
+        fingerprint: fingerprint("users", &body),
+        render: &keep,
+    });
+
+    let created = state
+        .directory
+        .create_user_once(&account, input, idempotency)
+        .await?;
+
+    Ok(match created {
+        Created::New(user) => (etag(user.version), render(&user)).into_response(),
+        Created::Replayed(answer) => replayed(answer),
+    })
+}
+
+/// A create's first answer again, for a retry under the same idempotency key. A created
+/// record's first version is always the same, so its tag is too.
+pub(crate) fn replayed(answer: Vec<u8>) -> Response {
+    let replay = [(IDEMPOTENT_REPLAYED.clone(), "true")];
+    (etag(FIRST_VERSION), replay, Reply::replayed(answer)).into_response()
 }
 
 pub(crate) async fn list_users(
@@ -73,20 +97,22 @@ pub(crate) async fn get_user(
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id)): Path<(String, String)>,
     query: Query,
-) -> Result<Reply, ApiError> {
+) -> Result<Response, ApiError> {
     let fields = fields(&query);
 
     let user = state.directory.get_user(&account, &user_id, fields).await?;
 
-    Ok(Reply::record(Some(UserView::new(&user, &account, fields))))
+    let reply = Reply::record(Some(UserView::new(&user, &account, fields)));
+    Ok((etag(user.version), reply).into_response())
 }
 
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id)): Path<(String, String)>,
+    IfMatch(expect): IfMatch,
     body: JsonObject,
-) -> Result<Reply, ApiError> {
+) -> Result<Response, ApiError> {
     let input = UpdateUser {
         first_name: body.string(Field::FirstName)?,
         last_name: body.string(Field::LastName)?,
@@ -97,22 +123,23 @@ pub(crate) async fn update_user(
 
     let user = state
         .directory
-        .update_user(&account, &user_id, input)
+        .update_user(&account, &user_id, input, &expect)
         .await?;
 
-    Ok(Reply::record(Some(UserView::new(
-        &user,
-        &account,
-        UserFields::default(),
-    ))))
+    let reply = Reply::record(Some(UserView::new(&user, &account, UserFields::default())));
+    Ok((etag(user.version), reply).into_response())
 }
 
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
     Path((_sid, user_id)): Path<(String, String)>,
+    IfMatch(expect): IfMatch,
 ) -> Result<Reply, ApiError> {
-    state.directory.delete_user(&account, &user_id).await?;
+    state
+        .directory
+        .delete_user(&account, &user_id, &expect)
+        .await?;
     Ok(Reply::record(None::<()>))
 }
 

@@ -114,6 +114,8 @@ pub struct Device {
     /// `Some(true)` when ON; `None` while the device is unverified.
     pub available: Option<bool>,
     pub status: DeviceStatus,
+    /// Moves on with every change of the device.
+    pub version: u64,
 }
 
 impl Device {
@@ -189,6 +191,7 @@ impl NewDevice {
             verified,
             available: verified.then_some(false),
             status: DeviceStatus::Free,
+            version: crate::FIRST_VERSION,
         }
     }
 }
@@ -206,6 +209,7 @@ mod tests {
             verified,
             available,
             status: DeviceStatus::Free,
+            version: crate::FIRST_VERSION,
         }
     }
 

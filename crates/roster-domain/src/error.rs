@@ -95,6 +95,10 @@ pub enum RuleError {
     AnotherDeviceOn,
     #[error("only the number of a tel device can be changed")]
     NotTelDevice,
+    #[error("the record has changed since the ETag sent in If-Match; read it again")]
+    PreconditionFailed,
+    #[error("this Idempotency-Key was used with another request; send a new key")]
+    IdempotencyKeyReused,
 }
 
 impl RuleError {
@@ -121,6 +125,9 @@ impl RuleError {
             RuleError::DeviceUnverified => 10809,
             RuleError::AnotherDeviceOn => 10810,
             RuleError::NotTelDevice => 10817,
+            // Codes of roster's own extensions, next to Exotel's request-level codes.
+            RuleError::IdempotencyKeyReused => 1008,
+            RuleError::PreconditionFailed => 1009,
         }
     }
 }

@@ -12,6 +12,7 @@ mod password;
 mod phone;
 mod sip;
 mod user;
+mod version;
 
 pub use account::{Account, AccountSettings, ApiKey, RateLimit, TimeZoneName};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -26,3 +27,4 @@ pub use password::{SipCredentials, SipPassword};
 pub use phone::E164;
 pub use sip::SipUri;
 pub use user::{NewUser, Role, User, UserChanges, UserFields};
+pub use version::{Precondition, FIRST_VERSION};

@@ -75,6 +75,8 @@ pub struct User {
     pub date_updated: Timestamp,
     pub last_login: Option<Timestamp>,
     pub devices: Option<Vec<Device>>,
+    /// Moves on with every change of the user or of one of its devices.
+    pub version: u64,
 }
 
 impl User {
@@ -157,6 +159,7 @@ impl NewUser {
             date_updated: self.created_at,
             last_login: None,
             devices: Some(devices),
+            version: crate::FIRST_VERSION,
         }
     }
 }

@@ -4,13 +4,13 @@
 use md5::Md5;
 use roster_domain::{
     Account, ContactUri, Device, DeviceChange, DeviceId, DeviceKind, DeviceName, Field, NewDevice,
-    RuleError, SipCredentials, SipPassword, UserId, E164,
+    Precondition, RuleError, SipCredentials, SipPassword, UserId, E164,
 };
 use roster_store::{Conflict, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::users::present;
-use crate::{Directory, ServiceError};
+use crate::{Created, Directory, Idempotency, ServiceError};
 
 /// The fields of a device update as received, from the body or the query string.
 #[derive(Debug, Clone, Default)]
@@ -38,14 +38,20 @@ impl Directory {
         Ok(devices.ok_or(RuleError::UserNotFound)?)
     }
 
-    /// Switches a device ON or OFF and/or gives it a new number, all or nothing.
+    /// Switches a device ON or OFF and/or gives it a new number, all or nothing, when the
+    /// device is at a version `expect` allows.
     pub async fn update_device(
         &self,
         account: &Account,
         user: &str,
         device: &str,
         input: UpdateDevice,
+        expect: &Precondition,
     ) -> Result<Device, ServiceError> {
+        if !expect.is_none() {
+            // A stale expectation is refused before the body is looked at, as HTTP orders it.
+            expect.check(self.find_device(account, user, device).await?.version)?;
+        }
         let (user_id, device_id, contact_uri) = match present(input.contact_uri) {
             // A new number needs the device's kind first: only a phone's can change.
             Some(raw) => {
@@ -79,7 +85,7 @@ impl Directory {
         let now = self.clock.now();
         let updated = self
             .store
-            .update_device(&account.sid, user_id, device_id, &change, now)
+            .update_device(&account.sid, user_id, device_id, &change, expect, now)
             .await;
         updated.map_err(|error| {
             ServiceError::from_store(error, |clash| match clash {
@@ -133,6 +139,27 @@ impl Directory {
         user: &str,
         input: AddDevice,
     ) -> Result<Device, ServiceError> {
+        match self.add_device_once(account, user, input, None).await? {
+            Created::New(device) => Ok(device),
+            // Only a request with an idempotency key can be a replay.
+            Created::Replayed(_) => Err(StoreError::Contention.into()),
+        }
+    }
+
+    /// [`Directory::add_device`] under an idempotency key, when one was sent: a retry of
+    /// the same request gets the first answer, and never adds a second device.
+    pub async fn add_device_once(
+        &self,
+        account: &Account,
+        user: &str,
+        input: AddDevice,
+        idempotency: Option<Idempotency<'_, Device>>,
+    ) -> Result<Created<Device>, ServiceError> {
+        if let Some(idempotency) = &idempotency {
+            if let Some(answer) = self.replay(&account.sid, idempotency).await? {
+                return Ok(Created::Replayed(answer));
+            }
+        }
         let user = parse_user(user)?;
         let raw = present(input.contact_uri).ok_or(RuleError::Missing(Field::ContactUri))?;
         let contact_uri = ContactUri::parse(&raw).map_err(|reason| RuleError::NotE164 {
@@ -151,16 +178,22 @@ impl Directory {
             name,
         };
         loop {
+            let kept = idempotency
+                .as_ref()
+                .map(|i| i.keep(&device.clone().into_device(user), now));
             match self
                 .store
-                .add_device(&account.sid, user, &device, now)
+                .add_device(&account.sid, user, &device, now, kept.as_ref())
                 .await
             {
                 Err(StoreError::Conflict(Conflict::DeviceId)) => {
                     device.id = DeviceId::generate(now)
                 }
+                Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
+                    return self.replay_winner(&account.sid, idempotency.as_ref()).await
+                }
                 other => {
-                    return other.map_err(|error| {
+                    return other.map(Created::New).map_err(|error| {
                         ServiceError::from_store(error, |clash| {
                             (clash == Conflict::Number).then_some(RuleError::NumberTakenOnCreate)
                         })
@@ -175,11 +208,12 @@ impl Directory {
         account: &Account,
         user: &str,
         device: &str,
+        expect: &Precondition,
     ) -> Result<(), ServiceError> {
         let user = parse_user(user)?;
         let device = DeviceId::parse(device).map_err(|_| RuleError::DeviceNotFound)?;
         self.store
-            .delete_device(&account.sid, user, device, self.clock.now())
+            .delete_device(&account.sid, user, device, expect, self.clock.now())
             .await?;
         Ok(())
     }

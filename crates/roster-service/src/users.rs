@@ -2,11 +2,11 @@
 
 use roster_domain::{
     Account, ContactUri, DeviceId, DeviceKind, DeviceName, Email, Field, NewDevice, NewUser,
-    PersonName, Role, RuleError, SipUri, User, UserChanges, UserFields, UserId, E164,
+    PersonName, Precondition, Role, RuleError, SipUri, User, UserChanges, UserFields, UserId, E164,
 };
 use roster_store::{Conflict, StoreError, UserPage, UserQuery};
 
-use crate::{Directory, ServiceError};
+use crate::{Created, Directory, Idempotency, ServiceError};
 
 /// Times a create is tried when generated device ids clash.
 const ID_ATTEMPTS: usize = 5;
@@ -31,12 +31,42 @@ impl Directory {
         account: &Account,
         input: CreateUser,
     ) -> Result<User, ServiceError> {
+        match self.create_user_once(account, input, None).await? {
+            Created::New(user) => Ok(user),
+            // Only a request with an idempotency key can be a replay.
+            Created::Replayed(_) => Err(StoreError::Contention.into()),
+        }
+    }
+
+    /// [`Directory::create_user`] under an idempotency key, when one was sent: a retry of
+    /// the same request gets the first answer, and never creates a second user.
+    pub async fn create_user_once(
+        &self,
+        account: &Account,
+        input: CreateUser,
+        idempotency: Option<Idempotency<'_, User>>,
+    ) -> Result<Created<User>, ServiceError> {
+        if let Some(idempotency) = &idempotency {
+            if let Some(answer) = self.replay(&account.sid, idempotency).await? {
+                return Ok(Created::Replayed(answer));
+            }
+        }
         let now = self.clock.now();
         let mut user = self.validate_new_user(account, input, now)?;
 
         for attempt in 1..=ID_ATTEMPTS {
-            match self.store.create_user(&account.sid, &user).await {
-                Ok(created) => return Ok(created),
+            let kept = idempotency
+                .as_ref()
+                .map(|i| i.keep(&user.clone().into_user(), now));
+            match self
+                .store
+                .create_user(&account.sid, &user, kept.as_ref())
+                .await
+            {
+                Ok(created) => return Ok(Created::New(created)),
+                Err(StoreError::Conflict(Conflict::IdempotencyKey)) => {
+                    return self.replay_winner(&account.sid, idempotency.as_ref()).await
+                }
                 Err(StoreError::Conflict(Conflict::Email)) => {
                     return Err(RuleError::EmailTaken.into())
                 }
@@ -193,13 +223,24 @@ impl Directory {
         Ok(self.store.list_users(&account.sid, &query).await?)
     }
 
+    /// Applies an update when the user is at a version `expect` allows; a stale
+    /// expectation is refused before the body is looked at, and again, atomically, by the
+    /// write.
     pub async fn update_user(
         &self,
         account: &Account,
         id: &str,
         input: UpdateUser,
+        expect: &Precondition,
     ) -> Result<User, ServiceError> {
         let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
+        if !expect.is_none() {
+            let current = self
+                .store
+                .user(&account.sid, id, UserFields::default())
+                .await?;
+            expect.check(current.ok_or(RuleError::UserNotFound)?.version)?;
+        }
         if input.sends_role {
             return Err(RuleError::invalid(Field::Role, "cannot be changed here").into());
         }
@@ -224,7 +265,7 @@ impl Directory {
 
         let updated = self
             .store
-            .update_user(&account.sid, id, &changes, self.clock.now())
+            .update_user(&account.sid, id, &changes, expect, self.clock.now())
             .await;
         updated.map_err(|e| {
             ServiceError::from_store(e, |c| {
@@ -233,9 +274,14 @@ impl Directory {
         })
     }
 
-    pub async fn delete_user(&self, account: &Account, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete_user(
+        &self,
+        account: &Account,
+        id: &str,
+        expect: &Precondition,
+    ) -> Result<(), ServiceError> {
         let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
-        if !self.store.delete_user(&account.sid, id).await? {
+        if !self.store.delete_user(&account.sid, id, expect).await? {
             return Err(RuleError::UserNotFound.into());
         }
         Ok(())

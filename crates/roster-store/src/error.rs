@@ -9,6 +9,8 @@ pub enum Conflict {
     Number,
     DeviceId,
     AnotherDeviceOn,
+    /// The account already has an answer under this idempotency key.
+    IdempotencyKey,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
-    NewUser, SipCredentials, User, UserChanges, UserFields, UserId,
+    NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
 };
 
 pub use error::{Conflict, StoreError};
@@ -37,9 +37,23 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a key revoked; `false` when there is no such key.
     async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool, StoreError>;
 
-    /// Writes the user and its devices in one transaction. Fails with
-    /// [`Conflict::Email`], [`Conflict::Number`] or [`Conflict::DeviceId`].
-    async fn create_user(&self, account: &AccountSid, user: &NewUser) -> Result<User, StoreError>;
+    /// Writes the user and its devices in one transaction, with `idempotency` when given.
+    /// Fails with [`Conflict::IdempotencyKey`] (checked first), [`Conflict::Email`],
+    /// [`Conflict::Number`] or [`Conflict::DeviceId`].
+    async fn create_user(
+        &self,
+        account: &AccountSid,
+        user: &NewUser,
+        idempotency: Option<&IdempotentAnswer>,
+    ) -> Result<User, StoreError>;
+    /// The answer kept under an idempotency key, unless it is older than
+    /// [`IDEMPOTENCY_WINDOW_SECONDS`] at `now`.
+    async fn idempotent_answer(
+        &self,
+        account: &AccountSid,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotentAnswer>, StoreError>;
     async fn user(
         &self,
         account: &AccountSid,
@@ -54,16 +68,23 @@ pub trait Store: Send + Sync + 'static {
         query: &UserQuery,
     ) -> Result<UserPage, StoreError>;
     /// Applies `changes` with the domain's rules in one serialised transaction. Fails with
-    /// the broken rule, `UserNotFound`, or [`Conflict::Email`].
+    /// `UserNotFound`, `PreconditionFailed`, the broken rule, or [`Conflict::Email`].
     async fn update_user(
         &self,
         account: &AccountSid,
         id: UserId,
         changes: &UserChanges,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<User, StoreError>;
     /// Deletes a user with its devices and their credentials; `false` when there is none.
-    async fn delete_user(&self, account: &AccountSid, id: UserId) -> Result<bool, StoreError>;
+    /// Fails with `PreconditionFailed` when the user is not at an expected version.
+    async fn delete_user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        expect: &Precondition,
+    ) -> Result<bool, StoreError>;
     async fn record_login(
         &self,
         account: &AccountSid,
@@ -77,7 +98,8 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountSid,
         user: UserId,
     ) -> Result<Option<Vec<Device>>, StoreError>;
-    /// Adds a device to a user. Fails with `UserNotFound`, [`Conflict::Number`] or
+    /// Adds a device to a user, with `idempotency` when given. Fails with
+    /// [`Conflict::IdempotencyKey`] (checked first), `UserNotFound`, [`Conflict::Number`] or
     /// [`Conflict::DeviceId`].
     async fn add_device(
         &self,
@@ -85,24 +107,28 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         device: &NewDevice,
         at: Timestamp,
+        idempotency: Option<&IdempotentAnswer>,
     ) -> Result<Device, StoreError>;
-    /// Applies `change` with the domain's rules in one transaction. Fails with the broken
-    /// rule, `UserNotFound`, `DeviceNotFound`, [`Conflict::Number`], or
-    /// [`Conflict::AnotherDeviceOn`] when the user already has a device ON.
+    /// Applies `change` with the domain's rules in one transaction. Fails with
+    /// `UserNotFound`, `DeviceNotFound`, `PreconditionFailed`, the broken rule,
+    /// [`Conflict::Number`], or [`Conflict::AnotherDeviceOn`] when the user already has a
+    /// device ON.
     async fn update_device(
         &self,
         account: &AccountSid,
         user: UserId,
         device: DeviceId,
         change: &DeviceChange,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<Device, StoreError>;
-    /// Fails with `UserNotFound` or `DeviceNotFound`.
+    /// Fails with `UserNotFound`, `DeviceNotFound` or `PreconditionFailed`.
     async fn delete_device(
         &self,
         account: &AccountSid,
         user: UserId,
         device: DeviceId,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<(), StoreError>;
     /// Verifies the account's device with this number; `None` when there is none.
@@ -149,6 +175,20 @@ pub struct UserQuery {
     pub fields: UserFields,
     pub offset: u64,
     pub limit: u32,
+}
+
+/// How long an idempotency key's answer is kept and replayed: 24 hours.
+pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 24 * 60 * 60;
+
+/// The first answer of a create sent with an idempotency key, kept to replay for a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    pub key: String,
+    /// A digest of what was asked, to tell a retry from another request reusing the key.
+    pub fingerprint: Vec<u8>,
+    /// The answer as first sent; storage does not look inside.
+    pub answer: Vec<u8>,
+    pub at: Timestamp,
 }
 
 /// One page of users and the number of all that matched.

@@ -22,6 +22,10 @@ pub(crate) fn stored<T>(what: &str, parsed: Result<T, &'static str>) -> Result<T
     parsed.map_err(|reason| StoreError::corrupt(format!("{what}: {reason}")))
 }
 
+fn version(raw: i64) -> Result<u64, StoreError> {
+    u64::try_from(raw).map_err(|_| StoreError::corrupt(format!("version {raw}")))
+}
+
 pub(crate) fn device_id(raw: i64) -> Result<DeviceId, &'static str> {
     u64::try_from(raw)
         .map_err(|_| "negative")
@@ -75,6 +79,7 @@ pub(crate) struct UserRow {
     pub(crate) date_created: i64,
     pub(crate) date_updated: i64,
     pub(crate) last_login: Option<i64>,
+    pub(crate) version: i64,
 }
 
 impl UserRow {
@@ -97,6 +102,7 @@ impl UserRow {
             date_updated: timestamp(self.date_updated)?,
             last_login: optional_timestamp(self.last_login)?,
             devices: None,
+            version: version(self.version)?,
         })
     }
 }
@@ -110,6 +116,7 @@ pub(crate) struct DeviceRow {
     pub(crate) verified: bool,
     pub(crate) available: Option<bool>,
     pub(crate) busy: bool,
+    pub(crate) version: i64,
 }
 
 impl DeviceRow {
@@ -126,6 +133,7 @@ impl DeviceRow {
             } else {
                 DeviceStatus::Free
             },
+            version: version(self.version)?,
         })
     }
 }

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSettings, AccountSid, ApiKey, ApiKeyId, ContactUri, DeviceChange, DeviceId,
-    DeviceName, Email, NamePolicy, NewDevice, NewUser, PersonName, Role, UserFields, UserId,
+    DeviceName, Email, NamePolicy, NewDevice, NewUser, PersonName, Precondition, Role, UserFields,
+    UserId,
 };
 use roster_store::{Conflict, Store, StoreError};
 use support::Backend;
@@ -66,7 +67,7 @@ async fn written_users_survive_closing_and_reopening_the_database() {
     for backend in Backend::all().await {
         let store = store_with_account(&backend).await;
         let user = new_user(1);
-        store.create_user(&sid("acme"), &user).await.unwrap();
+        store.create_user(&sid("acme"), &user, None).await.unwrap();
         drop(store);
 
         let reopened = backend.open().await;
@@ -124,7 +125,7 @@ async fn clashing_emails_numbers_and_device_ids_are_told_apart() {
     for backend in Backend::all().await {
         let store = store_with_account(&backend).await;
         let first = new_user(1);
-        store.create_user(&sid("acme"), &first).await.unwrap();
+        store.create_user(&sid("acme"), &first, None).await.unwrap();
         let mut same_email = new_user(2);
         same_email.email = Some(Email::parse("ASHA1@example.com").unwrap());
         let mut same_number = new_user(3);
@@ -134,9 +135,9 @@ async fn clashing_emails_numbers_and_device_ids_are_told_apart() {
         let account = Account::new(sid("acme"), AccountSettings::default(), at()).unwrap();
 
         let clashes = [
-            conflict(store.create_user(&sid("acme"), &same_email).await),
-            conflict(store.create_user(&sid("acme"), &same_number).await),
-            conflict(store.create_user(&sid("acme"), &same_device_id).await),
+            conflict(store.create_user(&sid("acme"), &same_email, None).await),
+            conflict(store.create_user(&sid("acme"), &same_number, None).await),
+            conflict(store.create_user(&sid("acme"), &same_device_id, None).await),
             conflict(store.create_account(&account).await),
         ];
 
@@ -155,7 +156,7 @@ async fn a_refused_user_leaves_no_devices_behind() {
     for backend in Backend::all().await {
         let store = store_with_account(&backend).await;
         let first = new_user(1);
-        store.create_user(&sid("acme"), &first).await.unwrap();
+        store.create_user(&sid("acme"), &first, None).await.unwrap();
         let mut clash = new_user(2);
         clash.devices.push(NewDevice {
             id: DeviceId::from_u64(1_000).unwrap(),
@@ -163,7 +164,7 @@ async fn a_refused_user_leaves_no_devices_behind() {
             name: DeviceName::parse("Second").unwrap(),
         });
 
-        let refused = store.create_user(&sid("acme"), &clash).await;
+        let refused = store.create_user(&sid("acme"), &clash, None).await;
 
         assert!(refused.is_err(), "{}", backend.name());
         assert!(store
@@ -171,7 +172,10 @@ async fn a_refused_user_leaves_no_devices_behind() {
             .await
             .unwrap()
             .is_none());
-        store.create_user(&sid("acme"), &new_user(2)).await.unwrap();
+        store
+            .create_user(&sid("acme"), &new_user(2), None)
+            .await
+            .unwrap();
     }
 }
 
@@ -182,7 +186,7 @@ async fn users_of_another_account_are_not_found() {
         let other = Account::new(sid("globex"), AccountSettings::default(), at()).unwrap();
         store.create_account(&other).await.unwrap();
         let user = new_user(1);
-        store.create_user(&sid("acme"), &user).await.unwrap();
+        store.create_user(&sid("acme"), &user, None).await.unwrap();
 
         let found = store
             .user(&sid("globex"), user.id, UserFields::default())
@@ -198,7 +202,10 @@ async fn users_of_another_account_are_not_found() {
 async fn concurrent_writes_each_succeed_or_fail_alone() {
     for backend in Backend::all().await {
         let store = store_with_account(&backend).await;
-        store.create_user(&sid("acme"), &new_user(0)).await.unwrap();
+        store
+            .create_user(&sid("acme"), &new_user(0), None)
+            .await
+            .unwrap();
 
         // Even n reuse user 0's email and must fail; odd n must all succeed.
         let tasks: Vec<_> = (1..=100u32)
@@ -209,7 +216,11 @@ async fn concurrent_writes_each_succeed_or_fail_alone() {
                     if n % 2 == 0 {
                         user.email = Some(Email::parse("asha0@example.com").unwrap());
                     }
-                    (n, user.id, store.create_user(&sid("acme"), &user).await)
+                    (
+                        n,
+                        user.id,
+                        store.create_user(&sid("acme"), &user, None).await,
+                    )
                 })
             })
             .collect();
@@ -244,7 +255,7 @@ async fn two_devices_of_one_user_are_never_on_together_under_concurrency() {
             contact_uri: ContactUri::parse("sip:asha1a2b3c4d").unwrap(),
             name: DeviceName::parse("Softphone").unwrap(),
         });
-        store.create_user(&sid("acme"), &user).await.unwrap();
+        store.create_user(&sid("acme"), &user, None).await.unwrap();
         let phone = user.devices[0].id;
         store
             .verify_device(&sid("acme"), &user.devices[0].contact_uri, at())
@@ -265,7 +276,14 @@ async fn two_devices_of_one_user_are_never_on_together_under_concurrency() {
                 };
                 tokio::spawn(async move {
                     store
-                        .update_device(&sid("acme"), user.id, device, &on, at())
+                        .update_device(
+                            &sid("acme"),
+                            user.id,
+                            device,
+                            &on,
+                            &Precondition::None,
+                            at(),
+                        )
                         .await
                 })
             })
@@ -325,7 +343,7 @@ async fn deleting_an_account_removes_everything_in_it() {
     for backend in Backend::all().await {
         let store = store_with_account(&backend).await;
         let user = new_user(1);
-        store.create_user(&sid("acme"), &user).await.unwrap();
+        store.create_user(&sid("acme"), &user, None).await.unwrap();
 
         let deleted = store.delete_account(&sid("acme")).await.unwrap();
 
@@ -337,7 +355,7 @@ async fn deleting_an_account_removes_everything_in_it() {
             .is_none());
         let again = Account::new(sid("acme"), AccountSettings::default(), at()).unwrap();
         store.create_account(&again).await.unwrap();
-        store.create_user(&sid("acme"), &user).await.unwrap();
+        store.create_user(&sid("acme"), &user, None).await.unwrap();
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use roster_domain::{
-    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, RuleError,
-    SipCredentials, SipUri, UserId,
+    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, Precondition,
+    RuleError, SipCredentials, SipUri, UserId,
 };
 use tokio_postgres::Row;
 
@@ -13,7 +13,7 @@ use super::{pg, users, Db};
 use crate::rows::{device_id, stored, DeviceRow};
 use crate::StoreError;
 
-const DEVICE_COLUMNS: &str = "id, user_id, contact_uri, name, verified, available, busy";
+const DEVICE_COLUMNS: &str = "id, user_id, contact_uri, name, verified, available, busy, version";
 
 /// The devices of several users, grouped by user, each group by id.
 pub(super) async fn of_users(
@@ -39,7 +39,8 @@ pub(super) async fn list(
     user: UserId,
 ) -> Result<Option<Vec<Device>>, StoreError> {
     // One statement, so a user deleted meanwhile is missing rather than deviceless.
-    let sql = "SELECT d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy
+    let sql = "SELECT d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy,
+             d.version
          FROM users u LEFT JOIN devices d ON d.account_sid = u.account_sid AND d.user_id = u.id
          WHERE u.account_sid = $1 AND u.id = $2 ORDER BY d.id";
     let rows = db
@@ -66,8 +67,8 @@ pub(super) async fn insert(
 ) -> Result<(), StoreError> {
     db.run(
         "INSERT INTO devices (account_sid, id, user_id, contact_uri, name, verified, available,
-             busy, date_created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             busy, date_created, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &account.as_str(),
             &(device.id.get() as i64),
@@ -78,6 +79,7 @@ pub(super) async fn insert(
             &device.available,
             &(device.status == DeviceStatus::Busy),
             &at.as_second(),
+            &(device.version as i64),
         ],
     )
     .await?;
@@ -106,15 +108,13 @@ pub(super) async fn update(
     user: UserId,
     id: DeviceId,
     change: &DeviceChange,
+    expect: &Precondition,
     at: Timestamp,
 ) -> Result<Device, StoreError> {
     let current = find_of_user(db, account, user, id).await?;
+    expect.check(current.version)?;
     let next = current.apply(change)?;
-    if next == current {
-        return Ok(current);
-    }
-    save(db, account, &next, at).await?;
-    Ok(next)
+    save_if_changed(db, account, &current, next, at).await
 }
 
 pub(super) async fn delete(
@@ -122,9 +122,11 @@ pub(super) async fn delete(
     account: &AccountSid,
     user: UserId,
     id: DeviceId,
+    expect: &Precondition,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    find_of_user(db, account, user, id).await?;
+    let current = find_of_user(db, account, user, id).await?;
+    expect.check(current.version)?;
     db.run(
         "DELETE FROM devices WHERE account_sid = $1 AND id = $2",
         &[&account.as_str(), &(id.get() as i64)],
@@ -148,10 +150,9 @@ pub(super) async fn verify(
     };
     let current = read_device(&row)?.into_device()?;
     let next = current.verified();
-    if next != current {
-        save(db, account, &next, at).await?;
-    }
-    Ok(Some(next))
+    save_if_changed(db, account, &current, next, at)
+        .await
+        .map(Some)
 }
 
 pub(super) async fn set_busy(
@@ -177,10 +178,9 @@ pub(super) async fn set_busy(
     } else {
         DeviceStatus::Free
     };
-    if next != current {
-        save(db, account, &next, at).await?;
-    }
-    Ok(Some(next))
+    save_if_changed(db, account, &current, next, at)
+        .await
+        .map(Some)
 }
 
 pub(super) async fn set_credentials(
@@ -266,15 +266,23 @@ async fn find_of_user(
     read_device(&row.ok_or(RuleError::DeviceNotFound)?)?.into_device()
 }
 
-/// Writes a device's changeable state and moves its user's `date_updated`.
-async fn save(
+/// Writes `next` over `current` when they differ, a version on, and moves its user's
+/// `date_updated` and version; a change that changes nothing writes nothing.
+async fn save_if_changed(
     db: &impl Db,
     account: &AccountSid,
-    device: &Device,
+    current: &Device,
+    mut next: Device,
     at: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Device, StoreError> {
+    if next == *current {
+        return Ok(next);
+    }
+    next.version = current.version + 1;
+    let device = &next;
     db.run(
-        "UPDATE devices SET contact_uri = $3, verified = $4, available = $5, busy = $6
+        "UPDATE devices SET contact_uri = $3, verified = $4, available = $5, busy = $6,
+             version = $7
          WHERE account_sid = $1 AND id = $2",
         &[
             &account.as_str(),
@@ -283,10 +291,12 @@ async fn save(
             &device.verified,
             &device.available,
             &(device.status == DeviceStatus::Busy),
+            &(device.version as i64),
         ],
     )
     .await?;
-    users::touch(db, account, device.user_id, at).await
+    users::touch(db, account, device.user_id, at).await?;
+    Ok(next)
 }
 
 fn read_device(row: &Row) -> Result<DeviceRow, StoreError> {
@@ -303,5 +313,6 @@ pub(super) fn read_device_at(row: &Row, at: usize) -> Result<DeviceRow, StoreErr
         verified: row.try_get(at + 4).map_err(pg)?,
         available: row.try_get(at + 5).map_err(pg)?,
         busy: row.try_get(at + 6).map_err(pg)?,
+        version: row.try_get(at + 7).map_err(pg)?,
     })
 }

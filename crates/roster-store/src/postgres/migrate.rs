@@ -14,6 +14,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_sip_credentials.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_versions_and_idempotency.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
@@ -81,7 +85,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_migration_splits_into_create_statements() {
+    fn every_migration_splits_into_single_ddl_statements() {
         for (_, sql) in MIGRATIONS {
             let statements: Vec<&str> = statements(sql).collect();
             assert!(!statements.is_empty());
@@ -90,7 +94,12 @@ mod tests {
                     .lines()
                     .find(|l| !l.trim_start().starts_with("--"))
                     .unwrap_or_default();
-                assert!(code.starts_with("CREATE "), "{statement}");
+                assert!(
+                    code.starts_with("CREATE ") || code.starts_with("ALTER TABLE "),
+                    "{statement}"
+                );
+                // Each runs on its own, so each must be safe to run again.
+                assert!(code.contains(" IF NOT EXISTS "), "{statement}");
             }
         }
     }

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod devices;
+mod idempotency;
 mod migrate;
 mod users;
 
@@ -15,13 +16,13 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
-    NewUser, SipCredentials, User, UserChanges, UserFields, UserId,
+    NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use crate::{Conflict, Store, StoreError, UserPage, UserQuery};
+use crate::{Conflict, IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
 
 pub use migrate::KNOWN_VERSION;
 
@@ -170,6 +171,7 @@ pub(crate) fn pg(error: tokio_postgres::Error) -> StoreError {
             Some("devices_contact_unique") => Some(Conflict::Number),
             Some("devices_pkey" | "devices_id_unique") => Some(Conflict::DeviceId),
             Some("devices_one_on_per_user") => Some(Conflict::AnotherDeviceOn),
+            Some("idempotency_keys_pkey") => Some(Conflict::IdempotencyKey),
             _ => None,
         };
         if let Some(clash) = clash {
@@ -214,8 +216,27 @@ impl Store for PostgresStore {
         accounts::revoke_key(&self.client().await?, id, at).await
     }
 
-    async fn create_user(&self, account: &AccountSid, user: &NewUser) -> Result<User, StoreError> {
-        in_transaction!(self, |tx| users::insert(&tx, account, user.clone()).await)
+    async fn create_user(
+        &self,
+        account: &AccountSid,
+        user: &NewUser,
+        idempotency: Option<&IdempotentAnswer>,
+    ) -> Result<User, StoreError> {
+        in_transaction!(self, |tx| {
+            if let Some(answer) = idempotency {
+                idempotency::record(&tx, account, answer).await?;
+            }
+            users::insert(&tx, account, user.clone()).await
+        })
+    }
+
+    async fn idempotent_answer(
+        &self,
+        account: &AccountSid,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotentAnswer>, StoreError> {
+        idempotency::find(&self.client().await?, account, key, now).await
     }
 
     async fn user(
@@ -251,14 +272,22 @@ impl Store for PostgresStore {
         account: &AccountSid,
         id: UserId,
         changes: &UserChanges,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<User, StoreError> {
-        in_transaction!(self, |tx| users::update(&tx, account, id, changes, at)
-            .await)
+        in_transaction!(self, |tx| users::update(
+            &tx, account, id, changes, expect, at
+        )
+        .await)
     }
 
-    async fn delete_user(&self, account: &AccountSid, id: UserId) -> Result<bool, StoreError> {
-        in_transaction!(self, |tx| users::delete(&tx, account, id).await)
+    async fn delete_user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        expect: &Precondition,
+    ) -> Result<bool, StoreError> {
+        in_transaction!(self, |tx| users::delete(&tx, account, id, expect).await)
     }
 
     async fn record_login(
@@ -284,9 +313,14 @@ impl Store for PostgresStore {
         user: UserId,
         device: &NewDevice,
         at: Timestamp,
+        idempotency: Option<&IdempotentAnswer>,
     ) -> Result<Device, StoreError> {
-        in_transaction!(self, |tx| devices::add(&tx, account, user, device, at)
-            .await)
+        in_transaction!(self, |tx| {
+            if let Some(answer) = idempotency {
+                idempotency::record(&tx, account, answer).await?;
+            }
+            devices::add(&tx, account, user, device, at).await
+        })
     }
 
     async fn update_device(
@@ -295,10 +329,11 @@ impl Store for PostgresStore {
         user: UserId,
         device: DeviceId,
         change: &DeviceChange,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<Device, StoreError> {
         in_transaction!(self, |tx| devices::update(
-            &tx, account, user, device, change, at
+            &tx, account, user, device, change, expect, at
         )
         .await)
     }
@@ -308,10 +343,13 @@ impl Store for PostgresStore {
         account: &AccountSid,
         user: UserId,
         device: DeviceId,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        in_transaction!(self, |tx| devices::delete(&tx, account, user, device, at)
-            .await)
+        in_transaction!(self, |tx| devices::delete(
+            &tx, account, user, device, expect, at
+        )
+        .await)
     }
 
     async fn verify_device(

@@ -1,7 +1,9 @@
 //! Users in PostgreSQL.
 
 use jiff::Timestamp;
-use roster_domain::{AccountSid, Email, NewUser, RuleError, User, UserChanges, UserFields, UserId};
+use roster_domain::{
+    AccountSid, Email, NewUser, Precondition, RuleError, User, UserChanges, UserFields, UserId,
+};
 use tokio_postgres::Row;
 
 use super::{devices, pg, Db};
@@ -9,7 +11,7 @@ use crate::rows::UserRow;
 use crate::{StoreError, UserPage, UserQuery};
 
 const USER_COLUMNS: &str = "id, first_name, last_name, email, email_verified, role, date_created, \
-     date_updated, last_login";
+     date_updated, last_login, version";
 
 pub(super) async fn insert(
     db: &impl Db,
@@ -20,8 +22,8 @@ pub(super) async fn insert(
     let id = user.id.to_string();
     db.run(
         "INSERT INTO users (account_sid, id, first_name, last_name, email, email_folded,
-             email_verified, role, date_created, date_updated, last_login)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+             email_verified, role, date_created, date_updated, last_login, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)",
         &[
             &account.as_str(),
             &id,
@@ -33,6 +35,7 @@ pub(super) async fn insert(
             &user.role.as_str(),
             &user.date_created.as_second(),
             &user.date_updated.as_second(),
+            &(user.version as i64),
         ],
     )
     .await?;
@@ -56,8 +59,8 @@ pub(super) async fn find(
 
     // One statement, so a concurrent delete is seen whole or not at all.
     let sql = "SELECT u.id, u.first_name, u.last_name, u.email, u.email_verified, u.role,
-             u.date_created, u.date_updated, u.last_login,
-             d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy
+             u.date_created, u.date_updated, u.last_login, u.version,
+             d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy, d.version
          FROM users u LEFT JOIN devices d ON d.account_sid = u.account_sid AND d.user_id = u.id
          WHERE u.account_sid = $1 AND u.id = $2 ORDER BY d.id";
     let rows = db.rows(sql, &[&account.as_str(), &id.to_string()]).await?;
@@ -67,8 +70,8 @@ pub(super) async fn find(
     let mut user = read_user(first)?.into_user()?;
     let mut devices = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.try_get::<_, Option<i64>>(9).map_err(pg)?.is_some() {
-            devices.push(devices::read_device_at(row, 9)?.into_device()?);
+        if row.try_get::<_, Option<i64>>(10).map_err(pg)?.is_some() {
+            devices.push(devices::read_device_at(row, 10)?.into_device()?);
         }
     }
     user.devices = Some(devices);
@@ -134,6 +137,7 @@ pub(super) async fn update(
     account: &AccountSid,
     id: UserId,
     changes: &UserChanges,
+    expect: &Precondition,
     at: Timestamp,
 ) -> Result<User, StoreError> {
     // FOR UPDATE serialises concurrent updates of one user, so none is lost.
@@ -141,13 +145,16 @@ pub(super) async fn update(
         format!("SELECT {USER_COLUMNS} FROM users WHERE account_sid = $1 AND id = $2 FOR UPDATE");
     let row = db.row(&sql, &[&account.as_str(), &id.to_string()]).await?;
     let current = read_user(&row.ok_or(RuleError::UserNotFound)?)?.into_user()?;
+    expect.check(current.version)?;
     let mut next = current.apply(changes)?;
     if next == current {
         return Ok(current);
     }
     next.date_updated = at;
+    next.version = current.version + 1;
     db.run(
-        "UPDATE users SET first_name = $3, last_name = $4, email = $5, email_folded = $6, date_updated = $7
+        "UPDATE users SET first_name = $3, last_name = $4, email = $5, email_folded = $6,
+             date_updated = $7, version = $8
          WHERE account_sid = $1 AND id = $2",
         &[
             &account.as_str(),
@@ -157,6 +164,7 @@ pub(super) async fn update(
             &next.email.as_ref().map(Email::as_str),
             &next.email.as_ref().map(Email::folded),
             &at.as_second(),
+            &(next.version as i64),
         ],
     )
     .await?;
@@ -167,7 +175,22 @@ pub(super) async fn delete(
     db: &impl Db,
     account: &AccountSid,
     id: UserId,
+    expect: &Precondition,
 ) -> Result<bool, StoreError> {
+    if !expect.is_none() {
+        // Locked, so nothing changes the user between the check and the delete.
+        let row = db
+            .row(
+                "SELECT version FROM users WHERE account_sid = $1 AND id = $2 FOR UPDATE",
+                &[&account.as_str(), &id.to_string()],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let version: i64 = row.try_get(0).map_err(pg)?;
+        expect.check(u64::try_from(version).unwrap_or_default())?;
+    }
     let deleted = db
         .run(
             "DELETE FROM users WHERE account_sid = $1 AND id = $2",
@@ -184,7 +207,7 @@ pub(super) async fn record_login(
     at: Timestamp,
 ) -> Result<Option<User>, StoreError> {
     db.run(
-        "UPDATE users SET last_login = $3 WHERE account_sid = $1 AND id = $2",
+        "UPDATE users SET last_login = $3, version = version + 1 WHERE account_sid = $1 AND id = $2",
         &[&account.as_str(), &id.to_string(), &at.as_second()],
     )
     .await?;
@@ -205,7 +228,7 @@ pub(super) async fn exists(
     Ok(row.is_some())
 }
 
-/// Moves the user's `date_updated`, as every change to one of its devices does.
+/// Moves the user's `date_updated` and version, as every change to one of its devices does.
 pub(super) async fn touch(
     db: &impl Db,
     account: &AccountSid,
@@ -213,7 +236,8 @@ pub(super) async fn touch(
     at: Timestamp,
 ) -> Result<(), StoreError> {
     db.run(
-        "UPDATE users SET date_updated = $3 WHERE account_sid = $1 AND id = $2",
+        "UPDATE users SET date_updated = $3, version = version + 1
+         WHERE account_sid = $1 AND id = $2",
         &[&account.as_str(), &id.to_string(), &at.as_second()],
     )
     .await?;
@@ -231,5 +255,6 @@ fn read_user(row: &Row) -> Result<UserRow, StoreError> {
         date_created: row.try_get(6).map_err(pg)?,
         date_updated: row.try_get(7).map_err(pg)?,
         last_login: row.try_get(8).map_err(pg)?,
+        version: row.try_get(9).map_err(pg)?,
     })
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use roster_domain::{
-    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, RuleError,
-    SipCredentials, SipUri, UserId,
+    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, Precondition,
+    RuleError, SipCredentials, SipUri, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -14,7 +14,7 @@ use super::{backend, users};
 use crate::rows::{device_id, stored, DeviceRow};
 use crate::StoreError;
 
-const DEVICE_COLUMNS: &str = "id, user_id, contact_uri, name, verified, available, busy";
+const DEVICE_COLUMNS: &str = "id, user_id, contact_uri, name, verified, available, busy, version";
 
 /// The devices of several users (ids as a JSON array), grouped by user, each group by id.
 pub(super) fn of_users(
@@ -45,7 +45,8 @@ pub(super) fn list(
     user: UserId,
 ) -> Result<Option<Vec<Device>>, StoreError> {
     // One statement, so a user deleted meanwhile is missing rather than deviceless.
-    let sql = "SELECT d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy
+    let sql = "SELECT d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy,
+             d.version
          FROM users u LEFT JOIN devices d ON d.account_sid = u.account_sid AND d.user_id = u.id
          WHERE u.account_sid = ?1 AND u.id = ?2 ORDER BY d.id";
     let mut statement = conn.prepare_cached(sql).map_err(backend)?;
@@ -71,8 +72,8 @@ pub(super) fn insert(
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO devices (account_sid, id, user_id, contact_uri, name, verified, available,
-             busy, date_created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             busy, date_created, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .and_then(|mut s| {
         s.execute((
@@ -85,6 +86,7 @@ pub(super) fn insert(
             device.available,
             device.status == DeviceStatus::Busy,
             at.as_second(),
+            device.version as i64,
         ))
     })
     .map_err(write_error)?;
@@ -113,15 +115,13 @@ pub(super) fn update(
     user: UserId,
     id: DeviceId,
     change: &DeviceChange,
+    expect: &Precondition,
     at: Timestamp,
 ) -> Result<Device, StoreError> {
     let current = find_of_user(conn, account, user, id)?;
+    expect.check(current.version)?;
     let next = current.apply(change)?;
-    if next == current {
-        return Ok(current);
-    }
-    save(conn, account, &next, at)?;
-    Ok(next)
+    save_if_changed(conn, account, &current, next, at)
 }
 
 pub(super) fn delete(
@@ -129,9 +129,11 @@ pub(super) fn delete(
     account: &AccountSid,
     user: UserId,
     id: DeviceId,
+    expect: &Precondition,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    find_of_user(conn, account, user, id)?;
+    let current = find_of_user(conn, account, user, id)?;
+    expect.check(current.version)?;
     conn.execute(
         "DELETE FROM devices WHERE account_sid = ?1 AND id = ?2",
         (account.as_str(), id.get() as i64),
@@ -152,10 +154,7 @@ pub(super) fn verify(
         return Ok(None);
     };
     let next = current.verified();
-    if next != current {
-        save(conn, account, &next, at)?;
-    }
-    Ok(Some(next))
+    save_if_changed(conn, account, &current, next, at).map(Some)
 }
 
 pub(super) fn set_busy(
@@ -175,10 +174,7 @@ pub(super) fn set_busy(
     } else {
         DeviceStatus::Free
     };
-    if next != current {
-        save(conn, account, &next, at)?;
-    }
-    Ok(Some(next))
+    save_if_changed(conn, account, &current, next, at).map(Some)
 }
 
 pub(super) fn set_credentials(
@@ -284,15 +280,23 @@ fn find_one(
     row.map(DeviceRow::into_device).transpose()
 }
 
-/// Writes a device's changeable state and moves its user's `date_updated`.
-fn save(
+/// Writes `next` over `current` when they differ, a version on, and moves its user's
+/// `date_updated` and version; a change that changes nothing writes nothing.
+fn save_if_changed(
     conn: &Connection,
     account: &AccountSid,
-    device: &Device,
+    current: &Device,
+    mut next: Device,
     at: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Device, StoreError> {
+    if next == *current {
+        return Ok(next);
+    }
+    next.version = current.version + 1;
+    let device = &next;
     conn.prepare_cached(
-        "UPDATE devices SET contact_uri = ?3, verified = ?4, available = ?5, busy = ?6
+        "UPDATE devices SET contact_uri = ?3, verified = ?4, available = ?5, busy = ?6,
+             version = ?7
          WHERE account_sid = ?1 AND id = ?2",
     )
     .and_then(|mut s| {
@@ -303,10 +307,12 @@ fn save(
             device.verified,
             device.available,
             device.status == DeviceStatus::Busy,
+            device.version as i64,
         ))
     })
     .map_err(write_error)?;
-    users::touch(conn, account, device.user_id, at)
+    users::touch(conn, account, device.user_id, at)?;
+    Ok(next)
 }
 
 fn read_device(row: &Row<'_>) -> rusqlite::Result<DeviceRow> {
@@ -323,5 +329,6 @@ pub(super) fn read_device_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Devic
         verified: row.get(at + 4)?,
         available: row.get(at + 5)?,
         busy: row.get(at + 6)?,
+        version: row.get(at + 7)?,
     })
 }

@@ -11,6 +11,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_sip_credentials.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_versions_and_idempotency.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod devices;
+mod idempotency;
 mod migrate;
 mod rows;
 mod users;
@@ -15,11 +16,11 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
-    NewUser, SipCredentials, User, UserChanges, UserFields, UserId,
+    NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
 };
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Store, StoreError, UserPage, UserQuery};
+use crate::{IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
 use writer::Writer;
 
 pub use migrate::KNOWN_VERSION;
@@ -155,11 +156,30 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_user(&self, account: &AccountSid, user: &NewUser) -> Result<User, StoreError> {
-        let (account, user) = (account.clone(), user.clone());
+    async fn create_user(
+        &self,
+        account: &AccountSid,
+        user: &NewUser,
+        idempotency: Option<&IdempotentAnswer>,
+    ) -> Result<User, StoreError> {
+        let (account, user, idempotency) = (account.clone(), user.clone(), idempotency.cloned());
         self.writer
-            .write(move |conn| users::insert(conn, &account, user))
+            .write(move |conn| {
+                if let Some(answer) = &idempotency {
+                    idempotency::record(conn, &account, answer)?;
+                }
+                users::insert(conn, &account, user)
+            })
             .await
+    }
+
+    async fn idempotent_answer(
+        &self,
+        account: &AccountSid,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotentAnswer>, StoreError> {
+        self.read(|conn| idempotency::find(conn, account, key, now))
     }
 
     async fn user(
@@ -184,18 +204,24 @@ impl Store for SqliteStore {
         account: &AccountSid,
         id: UserId,
         changes: &UserChanges,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<User, StoreError> {
-        let (account, changes) = (account.clone(), changes.clone());
+        let (account, changes, expect) = (account.clone(), changes.clone(), expect.clone());
         self.writer
-            .write(move |conn| users::update(conn, &account, id, &changes, at))
+            .write(move |conn| users::update(conn, &account, id, &changes, &expect, at))
             .await
     }
 
-    async fn delete_user(&self, account: &AccountSid, id: UserId) -> Result<bool, StoreError> {
-        let account = account.clone();
+    async fn delete_user(
+        &self,
+        account: &AccountSid,
+        id: UserId,
+        expect: &Precondition,
+    ) -> Result<bool, StoreError> {
+        let (account, expect) = (account.clone(), expect.clone());
         self.writer
-            .write(move |conn| users::delete(conn, &account, id))
+            .write(move |conn| users::delete(conn, &account, id, &expect))
             .await
     }
 
@@ -225,10 +251,17 @@ impl Store for SqliteStore {
         user: UserId,
         device: &NewDevice,
         at: Timestamp,
+        idempotency: Option<&IdempotentAnswer>,
     ) -> Result<Device, StoreError> {
-        let (account, device) = (account.clone(), device.clone());
+        let (account, device, idempotency) =
+            (account.clone(), device.clone(), idempotency.cloned());
         self.writer
-            .write(move |conn| devices::add(conn, &account, user, &device, at))
+            .write(move |conn| {
+                if let Some(answer) = &idempotency {
+                    idempotency::record(conn, &account, answer)?;
+                }
+                devices::add(conn, &account, user, &device, at)
+            })
             .await
     }
 
@@ -238,11 +271,12 @@ impl Store for SqliteStore {
         user: UserId,
         device: DeviceId,
         change: &DeviceChange,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<Device, StoreError> {
-        let (account, change) = (account.clone(), change.clone());
+        let (account, change, expect) = (account.clone(), change.clone(), expect.clone());
         self.writer
-            .write(move |conn| devices::update(conn, &account, user, device, &change, at))
+            .write(move |conn| devices::update(conn, &account, user, device, &change, &expect, at))
             .await
     }
 
@@ -251,11 +285,12 @@ impl Store for SqliteStore {
         account: &AccountSid,
         user: UserId,
         device: DeviceId,
+        expect: &Precondition,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let account = account.clone();
+        let (account, expect) = (account.clone(), expect.clone());
         self.writer
-            .write(move |conn| devices::delete(conn, &account, user, device, at))
+            .write(move |conn| devices::delete(conn, &account, user, device, &expect, at))
             .await
     }
 

@@ -31,6 +31,9 @@ fn conflict_named_by(message: &str) -> Option<Conflict> {
         "devices.account_sid, devices.contact_uri" => Conflict::Number,
         "devices.id" | "devices.account_sid, devices.id" => Conflict::DeviceId,
         "devices.account_sid, devices.user_id" => Conflict::AnotherDeviceOn,
+        "idempotency_keys.account_sid, idempotency_keys.idempotency_key" => {
+            Conflict::IdempotencyKey
+        }
         _ => return None,
     })
 }

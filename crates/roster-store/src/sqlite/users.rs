@@ -1,6 +1,8 @@
 //! Users and their devices in SQLite.
 
-use roster_domain::{AccountSid, Email, NewUser, RuleError, User, UserChanges, UserFields, UserId};
+use roster_domain::{
+    AccountSid, Email, NewUser, Precondition, RuleError, User, UserChanges, UserFields, UserId,
+};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::rows::write_error;
@@ -19,8 +21,8 @@ pub(super) fn insert(
     let mut insert_user = conn
         .prepare_cached(
             "INSERT INTO users (account_sid, id, first_name, last_name, email, email_folded,
-                 email_verified, role, date_created, date_updated, last_login)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)",
+                 email_verified, role, date_created, date_updated, last_login, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11)",
         )
         .map_err(backend)?;
     insert_user
@@ -35,6 +37,7 @@ pub(super) fn insert(
             user.role.as_str(),
             user.date_created.as_second(),
             user.date_updated.as_second(),
+            user.version as i64,
         ))
         .map_err(write_error)?;
 
@@ -77,8 +80,9 @@ fn find_with_devices(
     let mut statement = conn
         .prepare_cached(
             "SELECT u.id, u.first_name, u.last_name, u.email, u.email_verified, u.role,
-                 u.date_created, u.date_updated, u.last_login,
-                 d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy
+                 u.date_created, u.date_updated, u.last_login, u.version,
+                 d.id, d.user_id, d.contact_uri, d.name, d.verified, d.available, d.busy,
+                 d.version
              FROM users u LEFT JOIN devices d ON d.account_sid = u.account_sid AND d.user_id = u.id
              WHERE u.account_sid = ?1 AND u.id = ?2 ORDER BY d.id",
         )
@@ -90,8 +94,8 @@ fn find_with_devices(
             Some(found) => found,
             None => user.insert(read_user(row).map_err(backend)?.into_user()?),
         };
-        if row.get_ref(9).map_err(backend)?.data_type() != rusqlite::types::Type::Null {
-            let device = devices::read_device_at(row, 9)
+        if row.get_ref(10).map_err(backend)?.data_type() != rusqlite::types::Type::Null {
+            let device = devices::read_device_at(row, 10)
                 .map_err(backend)?
                 .into_device()?;
             found.devices.get_or_insert_with(Vec::new).push(device);
@@ -105,7 +109,7 @@ fn find_with_devices(
 
 /// The user columns in the order [`read_user`] reads them.
 const USER_COLUMNS: &str = "id, first_name, last_name, email, email_verified, role, date_created, \
-     date_updated, last_login";
+     date_updated, last_login, version";
 
 pub(super) fn list(
     conn: &Connection,
@@ -174,16 +178,20 @@ pub(super) fn update(
     account: &AccountSid,
     id: UserId,
     changes: &UserChanges,
+    expect: &Precondition,
     at: Timestamp,
 ) -> Result<User, StoreError> {
     let current = find(conn, account, id, UserFields::default())?.ok_or(RuleError::UserNotFound)?;
+    expect.check(current.version)?;
     let mut next = current.apply(changes)?;
     if next == current {
         return Ok(current);
     }
     next.date_updated = at;
+    next.version = current.version + 1;
     conn.prepare_cached(
-        "UPDATE users SET first_name = ?3, last_name = ?4, email = ?5, email_folded = ?6, date_updated = ?7
+        "UPDATE users SET first_name = ?3, last_name = ?4, email = ?5, email_folded = ?6,
+             date_updated = ?7, version = ?8
          WHERE account_sid = ?1 AND id = ?2",
     )
     .and_then(|mut s| {
@@ -195,6 +203,7 @@ pub(super) fn update(
             next.email.as_ref().map(Email::as_str),
             next.email.as_ref().map(Email::folded),
             at.as_second(),
+            next.version as i64,
         ))
     })
     .map_err(write_error)?;
@@ -205,7 +214,22 @@ pub(super) fn delete(
     conn: &Connection,
     account: &AccountSid,
     id: UserId,
+    expect: &Precondition,
 ) -> Result<bool, StoreError> {
+    if !expect.is_none() {
+        // Inside the writer's transaction, so nothing changes between the check and the delete.
+        let version: Option<i64> = conn
+            .prepare_cached("SELECT version FROM users WHERE account_sid = ?1 AND id = ?2")
+            .and_then(|mut s| {
+                s.query_row((account.as_str(), id.to_string()), |row| row.get(0))
+                    .optional()
+            })
+            .map_err(backend)?;
+        let Some(version) = version else {
+            return Ok(false);
+        };
+        expect.check(u64::try_from(version).unwrap_or_default())?;
+    }
     let deleted = conn
         .execute(
             "DELETE FROM users WHERE account_sid = ?1 AND id = ?2",
@@ -222,7 +246,7 @@ pub(super) fn record_login(
     at: Timestamp,
 ) -> Result<Option<User>, StoreError> {
     conn.execute(
-        "UPDATE users SET last_login = ?3 WHERE account_sid = ?1 AND id = ?2",
+        "UPDATE users SET last_login = ?3, version = version + 1 WHERE account_sid = ?1 AND id = ?2",
         (account.as_str(), id.to_string(), at.as_second()),
     )
     .map_err(write_error)?;
@@ -240,16 +264,19 @@ pub(super) fn exists(
         .map_err(backend)
 }
 
-/// Moves the user's `date_updated`, as every change to one of its devices does.
+/// Moves the user's `date_updated` and version, as every change to one of its devices does.
 pub(super) fn touch(
     conn: &Connection,
     account: &AccountSid,
     id: UserId,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE users SET date_updated = ?3 WHERE account_sid = ?1 AND id = ?2")
-        .and_then(|mut s| s.execute((account.as_str(), id.to_string(), at.as_second())))
-        .map_err(write_error)?;
+    conn.prepare_cached(
+        "UPDATE users SET date_updated = ?3, version = version + 1
+         WHERE account_sid = ?1 AND id = ?2",
+    )
+    .and_then(|mut s| s.execute((account.as_str(), id.to_string(), at.as_second())))
+    .map_err(write_error)?;
     Ok(())
 }
 
@@ -286,5 +313,6 @@ fn read_user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         date_created: row.get(6)?,
         date_updated: row.get(7)?,
         last_login: row.get(8)?,
+        version: row.get(9)?,
     })
 }
