@@ -18,6 +18,7 @@ mod delete_user;
 mod devices;
 mod digests;
 mod envelope;
+mod etags;
 mod every_endpoint;
 mod gate;
 mod get_user;
