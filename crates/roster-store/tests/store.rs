@@ -375,3 +375,148 @@ async fn a_secret_is_made_once_and_then_kept() {
         );
     }
 }
+
+fn kept(key: &str, fingerprint: &[u8], at: Timestamp) -> roster_store::IdempotentAnswer {
+    roster_store::IdempotentAnswer {
+        key: key.to_owned(),
+        fingerprint: fingerprint.to_vec(),
+        answer: b"{\"first\":true}".to_vec(),
+        at,
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_kept_with_its_create_and_clashes_before_any_other_write() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let first = new_user(1);
+        store
+            .create_user(&sid("acme"), &first, Some(&kept("k", b"one", at())))
+            .await
+            .unwrap();
+
+        // The same key with the very same user: the key clashes first, so nothing else is
+        // tried (the email and number would clash too).
+        let again = store
+            .create_user(&sid("acme"), &first, Some(&kept("k", b"two", at())))
+            .await;
+        let found = store
+            .idempotent_answer(&sid("acme"), "k", at())
+            .await
+            .unwrap();
+        let late = at()
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
+        let too_late = late
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .unwrap();
+        let still = store
+            .idempotent_answer(&sid("acme"), "k", late)
+            .await
+            .unwrap();
+        let expired = store
+            .idempotent_answer(&sid("acme"), "k", too_late)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            conflict(again),
+            Conflict::IdempotencyKey,
+            "{}",
+            backend.name()
+        );
+        assert_eq!(found, Some(kept("k", b"one", at())), "{}", backend.name());
+        assert!(still.is_some(), "{}", backend.name());
+        assert_eq!(expired, None, "{}", backend.name());
+        let page = store
+            .list_users(
+                &sid("acme"),
+                &roster_store::UserQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1, "{}", backend.name());
+
+        // Once expired, the key is free: the next keyed create clears it and keeps its own.
+        store
+            .create_user(
+                &sid("acme"),
+                &new_user(2),
+                Some(&kept("k", b"new", too_late)),
+            )
+            .await
+            .unwrap();
+        let replaced = store
+            .idempotent_answer(&sid("acme"), "k", too_late)
+            .await
+            .unwrap();
+        assert_eq!(replaced.map(|k| k.fingerprint), Some(b"new".to_vec()));
+    }
+}
+
+#[tokio::test]
+async fn a_change_against_a_stale_version_is_refused_and_writes_nothing() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let user = new_user(1);
+        let device = user.devices[0].id;
+        store.create_user(&sid("acme"), &user, None).await.unwrap();
+        let rename = roster_domain::UserChanges {
+            first_name: Some(PersonName::parse("Ravi", NamePolicy::Exotel).unwrap()),
+            ..Default::default()
+        };
+        let stale = Precondition::OneOf(vec![7]);
+        let current = Precondition::OneOf(vec![roster_domain::FIRST_VERSION]);
+        let renumber = DeviceChange {
+            contact_uri: Some(roster_domain::E164::parse("+919877700001").unwrap()),
+            ..Default::default()
+        };
+
+        let refused = [
+            store
+                .update_user(&sid("acme"), user.id, &rename, &stale, at())
+                .await
+                .err(),
+            store.delete_user(&sid("acme"), user.id, &stale).await.err(),
+            store
+                .update_device(&sid("acme"), user.id, device, &renumber, &stale, at())
+                .await
+                .err(),
+            store
+                .delete_device(&sid("acme"), user.id, device, &stale, at())
+                .await
+                .err(),
+        ];
+        let unchanged = store
+            .user(&sid("acme"), user.id, UserFields::parse("devices"))
+            .await
+            .unwrap()
+            .unwrap();
+        let renamed = store
+            .update_user(&sid("acme"), user.id, &rename, &current, at())
+            .await
+            .unwrap();
+
+        for error in refused {
+            assert!(
+                matches!(
+                    error,
+                    Some(StoreError::Rule(
+                        roster_domain::RuleError::PreconditionFailed
+                    ))
+                ),
+                "{}: {error:?}",
+                backend.name()
+            );
+        }
+        assert_eq!(unchanged.first_name.as_str(), "Asha");
+        assert_eq!(unchanged.version, roster_domain::FIRST_VERSION);
+        let devices = unchanged.devices.unwrap();
+        assert_eq!(devices[0].contact_uri.as_str(), "+919812300001");
+        assert_eq!(devices[0].version, roster_domain::FIRST_VERSION);
+        assert_eq!(renamed.version, roster_domain::FIRST_VERSION + 1);
+    }
+}

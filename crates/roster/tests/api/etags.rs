@@ -54,9 +54,13 @@ async fn every_change_of_a_user_moves_its_etag_and_reads_agree_with_writes() {
     let path = user_path(&app.acme, &id);
 
     let read = app.get(&app.acme, &path).await;
-    let renamed = app.put(&app.acme, &path, &json!({"first_name": "Ravi"})).await;
+    let renamed = app
+        .put(&app.acme, &path, &json!({"first_name": "Ravi"}))
+        .await;
     let read_again = app.get(&app.acme, &format!("{path}?fields=devices")).await;
-    let unchanged = app.put(&app.acme, &path, &json!({"first_name": "Ravi"})).await;
+    let unchanged = app
+        .put(&app.acme, &path, &json!({"first_name": "Ravi"}))
+        .await;
 
     assert_eq!(etag(&created), etag(&read));
     assert!(etag(&created).starts_with('"') && etag(&created).ends_with('"'));
@@ -72,7 +76,10 @@ async fn a_stale_if_match_is_refused_with_412_and_changes_nothing() {
     let id = user_id(&app.create_user(&app.acme, TestApp::new_user(1)).await);
     let path = user_path(&app.acme, &id);
     let first = etag(&app.get(&app.acme, &path).await);
-    let second = etag(&app.put(&app.acme, &path, &json!({"first_name": "Ravi"})).await);
+    let second = etag(
+        &app.put(&app.acme, &path, &json!({"first_name": "Ravi"}))
+            .await,
+    );
 
     let stale_put = send_if_match(
         &app,
@@ -130,7 +137,9 @@ async fn a_current_if_match_or_a_star_lets_the_write_through() {
     assert_eq!(star.assert_success()["last_name"], "Iyer");
     assert_ne!(etag(&star), etag(&listed));
     assert_eq!(deleted.assert_success(), &Value::Null);
-    app.get(&app.acme, &path).await.assert_error(404, Some(10801));
+    app.get(&app.acme, &path)
+        .await
+        .assert_error(404, Some(10801));
 }
 
 #[tokio::test]
@@ -170,7 +179,11 @@ async fn not_found_comes_before_the_precondition_and_the_precondition_before_the
     missing_delete.assert_error(404, Some(10801));
     stale_and_invalid.assert_error(412, Some(1009));
     malformed.assert_error(400, Some(1007));
-    assert!(malformed.description().contains("If-Match"), "{}", malformed.body);
+    assert!(
+        malformed.description().contains("If-Match"),
+        "{}",
+        malformed.body
+    );
 }
 
 #[tokio::test]

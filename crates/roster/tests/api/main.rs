@@ -23,6 +23,7 @@ mod every_endpoint;
 mod gate;
 mod get_user;
 mod helpers;
+mod idempotency;
 mod list;
 mod operator;
 mod scenarios;
