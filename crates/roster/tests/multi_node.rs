@@ -443,7 +443,10 @@ async fn migrate_applies_the_schema_and_serve_refuses_one_newer_than_it_knows() 
     }
     let refused = serve.wait_with_output().unwrap();
 
-    assert_eq!(migrated["schema_version"], 2);
+    assert_eq!(
+        migrated["schema_version"],
+        roster_store::postgres::KNOWN_VERSION
+    );
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
