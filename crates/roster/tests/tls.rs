@@ -26,8 +26,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, ProtocolVersion, RootCertStore, StreamOwned};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, ProtocolVersion, RootCertStore,
+    SignatureScheme, StreamOwned,
+};
 use serde_json::{json, Value};
 
 /// Longest a CLI command or curl may take.
@@ -199,6 +204,110 @@ fn tls_1_2_only_and_tls_1_3_only_clients_are_both_served() {
             (200, reqwest::Version::HTTP_2),
             "{version:?}"
         );
+    }
+}
+
+#[test]
+fn rsa_pkcs1_rsa_pkcs8_ec_sec1_and_ed25519_keys_made_by_openssl_all_serve() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    // Each as `openssl` writes it by default (KEY stands for the file), with the PEM label
+    // that form has.
+    let keys: [(&str, &[&str], &str); 4] = [
+        (
+            "rsa-pkcs1",
+            &["genrsa", "-traditional", "-out", "KEY", "2048"],
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ),
+        (
+            "rsa-pkcs8",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                "KEY",
+            ],
+            "-----BEGIN PRIVATE KEY-----",
+        ),
+        (
+            "ec-sec1",
+            &["ecparam", "-name", "secp384r1", "-genkey", "-out", "KEY"],
+            "-----BEGIN EC PRIVATE KEY-----",
+        ),
+        (
+            "ed25519",
+            &["genpkey", "-algorithm", "ed25519", "-out", "KEY"],
+            "-----BEGIN PRIVATE KEY-----",
+        ),
+    ];
+    let pairs: Vec<(CertificateFiles, CertificateDer<'static>)> = keys
+        .iter()
+        .map(|(name, generate, label)| {
+            let key = roster.dir.path().join(format!("{name}.key"));
+            let cert = roster.dir.path().join(format!("{name}.pem"));
+            let generate: Vec<&str> = generate
+                .iter()
+                .map(|arg| if *arg == "KEY" { path_str(&key) } else { arg })
+                .collect();
+            openssl(&roster, &generate);
+            let key_path = path_str(&key);
+            let cert_path = path_str(&cert);
+            openssl(
+                &roster,
+                &[
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-key",
+                    key_path,
+                    "-out",
+                    cert_path,
+                ],
+            );
+            let text = std::fs::read_to_string(&key).unwrap();
+            assert!(text.contains(label), "{name}: {text:.40}");
+            let der = CertificateDer::from_pem_file(&cert).unwrap();
+            (CertificateFiles { cert, key }, der)
+        })
+        .collect();
+
+    let files = CertificateFiles {
+        cert: roster.dir.path().join("cert.pem"),
+        key: roster.dir.path().join("key.pem"),
+    };
+    let mut server: Option<Server> = None;
+    for (index, ((name, _, _), (pair, der))) in keys.iter().zip(&pairs).enumerate() {
+        std::fs::copy(&pair.cert, &files.cert).unwrap();
+        std::fs::copy(&pair.key, &files.key).unwrap();
+        // The first pair is read at start, every later one on a SIGHUP.
+        let running = server.get_or_insert_with(|| roster.serve_https(&files));
+        if index > 0 {
+            running.signal("HUP");
+            running.output.wait_for_count(
+                "the reload line",
+                |line| line.contains("certificate reloaded"),
+                index,
+            );
+        }
+        for (only, expected) in [
+            (Tls::V1_2, ProtocolVersion::TLSv1_2),
+            (Tls::V1_3, ProtocolVersion::TLSv1_3),
+        ] {
+            let mut client = TlsClient::connect_pinned(running.address, der, only)
+                .unwrap_or_else(|e| panic!("{name} over {expected:?}: {e}"));
+            assert_eq!(client.stream.conn.protocol_version(), Some(expected));
+            let (status, body) = client.get("/v2/accounts/acme/users", &acme);
+            assert_eq!(status, 200, "{name} over {expected:?}: {body}");
+        }
     }
 }
 
@@ -652,18 +761,32 @@ impl TlsClient {
         versions: Tls,
         alpn: &[&[u8]],
     ) -> std::io::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let versions: &[&rustls::SupportedProtocolVersion] = match versions {
-            Tls::Any => rustls::DEFAULT_VERSIONS,
-            Tls::V1_2 => &[&rustls::version::TLS12],
-            Tls::V1_3 => &[&rustls::version::TLS13],
-        };
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(versions)
-            .unwrap()
+        let mut config = client_config(versions)
             .with_root_certificates(ca.roots())
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|name| name.to_vec()).collect();
+        Self::handshake(address, config)
+    }
+
+    /// Connects trusting exactly one certificate, whoever issued it: for certificates made
+    /// by another tool. The handshake's signatures are still checked against it.
+    fn connect_pinned(
+        address: SocketAddr,
+        pinned: &CertificateDer<'static>,
+        versions: Tls,
+    ) -> std::io::Result<Self> {
+        let verifier = Pinned {
+            cert: pinned.clone(),
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        };
+        let config = client_config(versions)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        Self::handshake(address, config)
+    }
+
+    fn handshake(address: SocketAddr, config: ClientConfig) -> std::io::Result<Self> {
         let name = ServerName::try_from("127.0.0.1").unwrap();
         let connection = ClientConnection::new(Arc::new(config), name).unwrap();
         let socket = TcpStream::connect_timeout(&address, IO_TIMEOUT)?;
@@ -717,6 +840,66 @@ impl TlsClient {
         let mut body = vec![0; length];
         self.stream.read_exact(&mut body).unwrap();
         (status, String::from_utf8(body).unwrap())
+    }
+}
+
+fn client_config(versions: Tls) -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match versions {
+        Tls::Any => rustls::DEFAULT_VERSIONS,
+        Tls::V1_2 => &[&rustls::version::TLS12],
+        Tls::V1_3 => &[&rustls::version::TLS13],
+    };
+    ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+}
+
+/// Accepts one certificate only, and checks the server's handshake signatures with it.
+#[derive(Debug)]
+struct Pinned {
+    cert: CertificateDer<'static>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "not the pinned certificate".to_owned(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -839,6 +1022,18 @@ fn success_data(text: &str, method: &str) -> Value {
 
 fn basic(who: &Credentials) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", who.key, who.token))
+}
+
+/// Runs `openssl ARGS` in the temp dir; it must succeed.
+fn openssl(roster: &Roster, args: &[&str]) {
+    let mut command = hermetic(Command::new("openssl"));
+    command.args(args).current_dir(roster.dir.path());
+    let output = run(command, COMMAND_TIMEOUT);
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        describe(&output)
+    );
 }
 
 fn curl_command(args: &[&str]) -> Command {
