@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         sip_realm: "roster".to_owned(),
         operator_token: None,
         redis_url: None,
+        tls: None,
     };
     let store = startup::open_store(&settings.database).await?;
     let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;

@@ -49,6 +49,14 @@ pub struct ServeArgs {
     /// Threads serving requests. Default: one per core
     #[arg(long, env = "ROSTER_WORKERS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key. Default: plain HTTP
+    #[arg(long, env = "ROSTER_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, RSA or EC) of --tls-cert's certificate
+    #[arg(long, env = "ROSTER_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The optional configuration file. Unknown keys are refused so typos are noticed.
@@ -65,6 +73,8 @@ struct FileSettings {
     sip_realm: Option<String>,
     operator_token: Option<String>,
     redis_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +89,16 @@ pub enum Database {
     Sqlite(PathBuf),
     /// A `postgres://` URL, for several nodes sharing one database.
     Postgres(String),
+}
+
+/// The files HTTPS is served with. They are read when the server starts and again on
+/// SIGHUP, so a renewed certificate can be put in place without a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM certificates, the server's own first, then the intermediates.
+    pub cert: PathBuf,
+    /// The PEM private key of the first certificate.
+    pub key: PathBuf,
 }
 
 /// Every setting, checked.
@@ -98,6 +118,8 @@ pub struct Settings {
     pub operator_token: Option<String>,
     /// Shares each account's rate limit across nodes; without it each node counts alone.
     pub redis_url: Option<String>,
+    /// Serve HTTPS instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Settings {
@@ -180,6 +202,11 @@ impl Settings {
             return Err(invalid("redis", "must be a redis:// URL"));
         }
 
+        let tls = tls_files(
+            serve.tls_cert.clone().or(file.tls_cert),
+            serve.tls_key.clone().or(file.tls_key),
+        )?;
+
         Ok(Self {
             listen,
             database,
@@ -191,7 +218,35 @@ impl Settings {
             sip_realm,
             operator_token,
             redis_url,
+            tls,
         })
+    }
+}
+
+/// HTTPS needs both files; one without the other is a mistake, not a request for HTTP.
+fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> anyhow::Result<Option<TlsFiles>> {
+    let check = |setting: &str, path: &Path| {
+        if path.as_os_str().is_empty() {
+            Err(invalid(setting, "the path is empty"))
+        } else {
+            Ok(())
+        }
+    };
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            check("tls_cert", &cert)?;
+            check("tls_key", &key)?;
+            Ok(Some(TlsFiles { cert, key }))
+        }
+        (Some(_), None) => Err(invalid(
+            "tls_key",
+            "missing: tls_cert is set, and HTTPS needs both (--tls-key or ROSTER_TLS_KEY)",
+        )),
+        (None, Some(_)) => Err(invalid(
+            "tls_cert",
+            "missing: tls_key is set, and HTTPS needs both (--tls-cert or ROSTER_TLS_CERT)",
+        )),
     }
 }
 
@@ -291,6 +346,49 @@ mod tests {
             Database::Sqlite("r.db".into())
         );
         assert!(parse_database("sqlite://").is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files_from_any_mix_of_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(&path, "tls_key = \"file.key\"\n").unwrap();
+        let args = StorageArgs {
+            database: None,
+            config: Some(path),
+        };
+        let serve = ServeArgs {
+            tls_cert: Some("flag.pem".into()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::load(&args, &serve).unwrap();
+        assert_eq!(
+            settings.tls,
+            Some(TlsFiles {
+                cert: "flag.pem".into(),
+                key: "file.key".into(),
+            })
+        );
+
+        assert_eq!(
+            Settings::load(&storage(None), &ServeArgs::default())
+                .unwrap()
+                .tls,
+            None
+        );
+        let error = Settings::load(&storage(None), &serve)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("invalid setting tls_key"), "{error}");
+        let serve = ServeArgs {
+            tls_cert: Some("".into()),
+            tls_key: Some("k.pem".into()),
+            ..ServeArgs::default()
+        };
+        let error = Settings::load(&storage(None), &serve)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("invalid setting tls_cert"), "{error}");
     }
 
     #[test]

@@ -40,9 +40,10 @@ pub(crate) async fn run(storage: &StorageArgs, command: ServeCommand) -> anyhow:
     };
     let server = Server::bind(&settings, directory).await?;
     let address = server.local_addr()?;
-    tracing::info!(listen = %address, region = %settings.region, "roster is serving");
+    let scheme = server.scheme();
+    tracing::info!(listen = %address, scheme, region = %settings.region, "roster is serving");
     if let Some(demo) = demo {
-        print_demo(&demo, address);
+        print_demo(&demo, scheme, address);
     }
 
     server.run_until(startup::stop_signal()).await
@@ -77,9 +78,9 @@ async fn prepare_demo(directory: &Directory) -> anyhow::Result<Demo> {
     })
 }
 
-fn print_demo(demo: &Demo, address: std::net::SocketAddr) {
+fn print_demo(demo: &Demo, scheme: &str, address: std::net::SocketAddr) {
     let base = format!(
-        "http://{}:{}@{address}/v2/accounts/demo",
+        "{scheme}://{}:{}@{address}/v2/accounts/demo",
         demo.key, demo.token
     );
     let state = if demo.created {

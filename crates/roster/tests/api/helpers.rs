@@ -74,6 +74,7 @@ impl TestApp {
             sip_realm: "roster".to_owned(),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             redis_url: None,
+            tls: None,
         };
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
         let store = startup::open_store(&settings.database).await.unwrap();
@@ -362,6 +363,7 @@ impl TestApp {
             sip_realm: "roster".to_owned(),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             redis_url: None,
+            tls: None,
         };
         let store = startup::open_store(&settings.database).await.unwrap();
         let directory = startup::open_directory(&settings, store, self.clock.clone())

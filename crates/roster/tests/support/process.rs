@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Clears what would change a child's behaviour behind the test's back: roster's own
 /// settings from the environment, and proxies that would carry loopback requests elsewhere.
 pub fn hermetic(mut command: Command) -> Command {
-    const SCRUBBED: [&str; 14] = [
+    const SCRUBBED: [&str; 16] = [
         "ROSTER_DATABASE_URL",
         "ROSTER_CONFIG",
         "ROSTER_LISTEN",
@@ -19,6 +19,8 @@ pub fn hermetic(mut command: Command) -> Command {
         "ROSTER_TOKEN_PEPPER",
         "ROSTER_SIP_REALM",
         "ROSTER_OPERATOR_TOKEN",
+        "ROSTER_TLS_CERT",
+        "ROSTER_TLS_KEY",
         "http_proxy",
         "HTTP_PROXY",
         "https_proxy",
