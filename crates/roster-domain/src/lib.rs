@@ -6,6 +6,7 @@ mod clock;
 mod device;
 mod email;
 mod error;
+mod event;
 mod ids;
 mod name;
 mod password;
@@ -21,6 +22,7 @@ pub use device::{
 };
 pub use email::Email;
 pub use error::{Field, RuleError};
+pub use event::{Event, EventKind, EventRecord};
 pub use ids::{AccountSid, ApiKeyId, DeviceId, HexId, RegionName, UserId};
 pub use name::{NamePolicy, PersonName};
 pub use password::{SipCredentials, SipPassword};

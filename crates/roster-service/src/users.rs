@@ -281,7 +281,11 @@ impl Directory {
         expect: &Precondition,
     ) -> Result<(), ServiceError> {
         let id = UserId::parse(id).map_err(|_| RuleError::UserNotFound)?;
-        if !self.store.delete_user(&account.sid, id, expect).await? {
+        if !self
+            .store
+            .delete_user(&account.sid, id, expect, self.clock.now())
+            .await?
+        {
             return Err(RuleError::UserNotFound.into());
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! scoped by account in SQL, so another account's ids are simply not found.
 
 mod error;
+mod events;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -9,11 +10,12 @@ pub mod sqlite;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
-    NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, Event,
+    NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
 };
 
 pub use error::{Conflict, StoreError};
+pub use events::EventBounds;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -84,6 +86,7 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountSid,
         id: UserId,
         expect: &Precondition,
+        at: Timestamp,
     ) -> Result<bool, StoreError>;
     async fn record_login(
         &self,
@@ -162,6 +165,19 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes an account with everything in it; `false` when there is none.
     async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError>;
     async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// The account's events with ids above `after`, oldest first, at most `limit`. Every
+    /// change of a user or device above wrote its event in its own transaction.
+    async fn events(
+        &self,
+        account: &AccountSid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError>;
+    /// The newest event id the account has issued and the oldest it still keeps.
+    async fn event_bounds(&self, account: &AccountSid) -> Result<EventBounds, StoreError>;
+    /// Forgets every account's events from before `before`; returns how many.
+    async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Which users a list reads. In each filter the values are alternatives; a filter of

@@ -68,7 +68,8 @@ impl AccountRow {
     }
 }
 
-/// A user row as read, before its values are checked.
+/// A user row as read, before its values are checked; also how events keep a user.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct UserRow {
     pub(crate) id: String,
     pub(crate) first_name: String,
@@ -107,7 +108,8 @@ impl UserRow {
     }
 }
 
-/// A device row as read, before its values are checked.
+/// A device row as read, before its values are checked; also how events keep a device.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeviceRow {
     pub(crate) id: i64,
     pub(crate) user_id: String,
@@ -135,5 +137,37 @@ impl DeviceRow {
             },
             version: version(self.version)?,
         })
+    }
+}
+
+impl From<&User> for UserRow {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            first_name: user.first_name.as_str().to_owned(),
+            last_name: user.last_name.as_str().to_owned(),
+            email: user.email.as_ref().map(|e| e.as_str().to_owned()),
+            email_verified: user.email_verified,
+            role: user.role.as_str().to_owned(),
+            date_created: user.date_created.as_second(),
+            date_updated: user.date_updated.as_second(),
+            last_login: user.last_login.map(Timestamp::as_second),
+            version: user.version as i64,
+        }
+    }
+}
+
+impl From<&Device> for DeviceRow {
+    fn from(device: &Device) -> Self {
+        Self {
+            id: device.id.get() as i64,
+            user_id: device.user_id.to_string(),
+            contact_uri: device.contact_uri.as_str().to_owned(),
+            name: device.name.as_str().to_owned(),
+            verified: device.verified,
+            available: device.available,
+            busy: device.status == DeviceStatus::Busy,
+            version: device.version as i64,
+        }
     }
 }

@@ -480,7 +480,10 @@ async fn a_change_against_a_stale_version_is_refused_and_writes_nothing() {
                 .update_user(&sid("acme"), user.id, &rename, &stale, at())
                 .await
                 .err(),
-            store.delete_user(&sid("acme"), user.id, &stale).await.err(),
+            store
+                .delete_user(&sid("acme"), user.id, &stale, at())
+                .await
+                .err(),
             store
                 .update_device(&sid("acme"), user.id, device, &renumber, &stale, at())
                 .await
@@ -518,5 +521,81 @@ async fn a_change_against_a_stale_version_is_refused_and_writes_nothing() {
         assert_eq!(devices[0].contact_uri.as_str(), "+919812300001");
         assert_eq!(devices[0].version, roster_domain::FIRST_VERSION);
         assert_eq!(renamed.version, roster_domain::FIRST_VERSION + 1);
+    }
+}
+
+#[tokio::test]
+async fn every_change_writes_one_event_in_its_own_transaction_and_refusals_write_none() {
+    use roster_domain::{EventKind, EventRecord};
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let user = new_user(1);
+        let device = user.devices[0].id;
+        let acme = sid("acme");
+        store.create_user(&acme, &user, None).await.unwrap();
+        // Refused: the same number again.
+        let mut clash = new_user(2);
+        clash.devices[0].contact_uri = user.devices[0].contact_uri.clone();
+        assert!(store.create_user(&acme, &clash, None).await.is_err());
+        let verified = store
+            .verify_device(&acme, &user.devices[0].contact_uri, at())
+            .await
+            .unwrap()
+            .unwrap();
+        let on = DeviceChange {
+            available: Some(true),
+            ..Default::default()
+        };
+        store
+            .update_device(&acme, user.id, device, &on, &Precondition::None, at())
+            .await
+            .unwrap();
+        // No change, no event.
+        store
+            .update_device(&acme, user.id, device, &on, &Precondition::None, at())
+            .await
+            .unwrap();
+        store
+            .delete_user(&acme, user.id, &Precondition::None, at())
+            .await
+            .unwrap();
+
+        let events = store.events(&acme, 0, 100).await.unwrap();
+        let kinds: Vec<_> = events.iter().map(|e| (e.id, e.kind)).collect();
+        let bounds = store.event_bounds(&acme).await.unwrap();
+        let later = store.events(&acme, 2, 1).await.unwrap();
+
+        assert_eq!(
+            kinds,
+            [
+                (1, EventKind::UserCreated),
+                (2, EventKind::DeviceUpdated),
+                (3, EventKind::DeviceUpdated),
+                (4, EventKind::UserDeleted),
+            ],
+            "{}",
+            backend.name()
+        );
+        assert_eq!(events[1].record, EventRecord::Device(verified));
+        let EventRecord::User(deleted) = &events[3].record else {
+            panic!("{:?}", events[3]);
+        };
+        let devices = deleted.devices.as_ref().unwrap();
+        assert_eq!(devices[0].available, Some(true), "{}", backend.name());
+        assert_eq!(bounds.newest, 4);
+        assert_eq!(bounds.oldest, Some(1));
+        assert_eq!(later.iter().map(|e| e.id).collect::<Vec<_>>(), [3]);
+
+        let forgotten = store
+            .purge_events(
+                at().checked_add(jiff::SignedDuration::from_secs(1))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let after_purge = store.event_bounds(&acme).await.unwrap();
+        assert_eq!(forgotten, 4, "{}", backend.name());
+        assert_eq!(after_purge.newest, 4);
+        assert_eq!(after_purge.oldest, None);
     }
 }

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use roster_domain::{
-    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, Precondition,
-    RuleError, SipCredentials, SipUri, UserId,
+    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, EventKind, NewDevice,
+    Precondition, RuleError, SipCredentials, SipUri, UserId,
 };
 use tokio_postgres::Row;
 
-use super::{pg, users, Db};
+use super::{events, pg, users, Db};
+use crate::events::Subject;
 use crate::rows::{device_id, stored, DeviceRow};
 use crate::StoreError;
 
@@ -99,6 +100,14 @@ pub(super) async fn add(
     let device = device.clone().into_device(user);
     insert(db, account, user, &device, at).await?;
     users::touch(db, account, user, at).await?;
+    events::emit(
+        db,
+        account,
+        EventKind::DeviceCreated,
+        Subject::Device(&device),
+        at,
+    )
+    .await?;
     Ok(device)
 }
 
@@ -127,6 +136,14 @@ pub(super) async fn delete(
 ) -> Result<(), StoreError> {
     let current = find_of_user(db, account, user, id).await?;
     expect.check(current.version)?;
+    events::emit(
+        db,
+        account,
+        EventKind::DeviceDeleted,
+        Subject::Device(&current),
+        at,
+    )
+    .await?;
     db.run(
         "DELETE FROM devices WHERE account_sid = $1 AND id = $2",
         &[&account.as_str(), &(id.get() as i64)],
@@ -296,6 +313,14 @@ async fn save_if_changed(
     )
     .await?;
     users::touch(db, account, device.user_id, at).await?;
+    events::emit(
+        db,
+        account,
+        EventKind::DeviceUpdated,
+        Subject::Device(&next),
+        at,
+    )
+    .await?;
     Ok(next)
 }
 

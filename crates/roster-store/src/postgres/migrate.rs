@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_versions_and_idempotency.sql"),
     ),
+    (4, include_str!("../../migrations/postgres/0004_events.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod devices;
+mod events;
 mod idempotency;
 mod migrate;
 mod users;
@@ -15,14 +16,14 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
-    NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, Event,
+    NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use crate::{Conflict, IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
+use crate::{Conflict, EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
 
 pub use migrate::KNOWN_VERSION;
 
@@ -286,8 +287,9 @@ impl Store for PostgresStore {
         account: &AccountSid,
         id: UserId,
         expect: &Precondition,
+        at: Timestamp,
     ) -> Result<bool, StoreError> {
-        in_transaction!(self, |tx| users::delete(&tx, account, id, expect).await)
+        in_transaction!(self, |tx| users::delete(&tx, account, id, expect, at).await)
     }
 
     async fn record_login(
@@ -296,7 +298,7 @@ impl Store for PostgresStore {
         id: UserId,
         at: Timestamp,
     ) -> Result<Option<User>, StoreError> {
-        users::record_login(&self.client().await?, account, id, at).await
+        in_transaction!(self, |tx| users::record_login(&tx, account, id, at).await)
     }
 
     async fn devices(
@@ -401,5 +403,22 @@ impl Store for PostgresStore {
 
     async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
         accounts::keys_of(&self.client().await?, account).await
+    }
+
+    async fn events(
+        &self,
+        account: &AccountSid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        events::after(&self.client().await?, account, after, limit).await
+    }
+
+    async fn event_bounds(&self, account: &AccountSid) -> Result<EventBounds, StoreError> {
+        events::bounds(&self.client().await?, account).await
+    }
+
+    async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        events::purge(&self.client().await?, before).await
     }
 }

@@ -2,11 +2,13 @@
 
 use jiff::Timestamp;
 use roster_domain::{
-    AccountSid, Email, NewUser, Precondition, RuleError, User, UserChanges, UserFields, UserId,
+    AccountSid, Email, EventKind, NewUser, Precondition, RuleError, User, UserChanges, UserFields,
+    UserId,
 };
 use tokio_postgres::Row;
 
-use super::{devices, pg, Db};
+use super::{devices, events, pg, Db};
+use crate::events::Subject;
 use crate::rows::UserRow;
 use crate::{StoreError, UserPage, UserQuery};
 
@@ -42,6 +44,15 @@ pub(super) async fn insert(
     for device in user.devices.iter().flatten() {
         devices::insert(db, account, user.id, device, user.date_created).await?;
     }
+    let at = user.date_created;
+    events::emit(
+        db,
+        account,
+        EventKind::UserCreated,
+        Subject::User(&user),
+        at,
+    )
+    .await?;
     Ok(user)
 }
 
@@ -168,7 +179,26 @@ pub(super) async fn update(
         ],
     )
     .await?;
-    Ok(next)
+    updated(db, account, next, at).await
+}
+
+/// Records that the user changed, with its devices as they are now.
+async fn updated(
+    db: &impl Db,
+    account: &AccountSid,
+    mut user: User,
+    at: Timestamp,
+) -> Result<User, StoreError> {
+    user.devices = devices::list(db, account, user.id).await?;
+    events::emit(
+        db,
+        account,
+        EventKind::UserUpdated,
+        Subject::User(&user),
+        at,
+    )
+    .await?;
+    Ok(user)
 }
 
 pub(super) async fn delete(
@@ -176,21 +206,26 @@ pub(super) async fn delete(
     account: &AccountSid,
     id: UserId,
     expect: &Precondition,
+    at: Timestamp,
 ) -> Result<bool, StoreError> {
-    if !expect.is_none() {
-        // Locked, so nothing changes the user between the check and the delete.
-        let row = db
-            .row(
-                "SELECT version FROM users WHERE account_sid = $1 AND id = $2 FOR UPDATE",
-                &[&account.as_str(), &id.to_string()],
-            )
-            .await?;
-        let Some(row) = row else {
-            return Ok(false);
-        };
-        let version: i64 = row.try_get(0).map_err(pg)?;
-        expect.check(u64::try_from(version).unwrap_or_default())?;
-    }
+    // Locked, so nothing changes the user between the check and the delete; the event keeps
+    // the user as it was.
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users WHERE account_sid = $1 AND id = $2 FOR UPDATE");
+    let Some(row) = db.row(&sql, &[&account.as_str(), &id.to_string()]).await? else {
+        return Ok(false);
+    };
+    let mut user = read_user(&row)?.into_user()?;
+    expect.check(user.version)?;
+    user.devices = devices::list(db, account, id).await?;
+    events::emit(
+        db,
+        account,
+        EventKind::UserDeleted,
+        Subject::User(&user),
+        at,
+    )
+    .await?;
     let deleted = db
         .run(
             "DELETE FROM users WHERE account_sid = $1 AND id = $2",
@@ -211,7 +246,10 @@ pub(super) async fn record_login(
         &[&account.as_str(), &id.to_string(), &at.as_second()],
     )
     .await?;
-    find(db, account, id, UserFields::default()).await
+    match find(db, account, id, UserFields::default()).await? {
+        Some(user) => updated(db, account, user, at).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 pub(super) async fn exists(

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use roster_domain::{
-    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, NewDevice, Precondition,
-    RuleError, SipCredentials, SipUri, UserId,
+    AccountSid, ContactUri, Device, DeviceChange, DeviceId, DeviceStatus, EventKind, NewDevice,
+    Precondition, RuleError, SipCredentials, SipUri, UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::rows::write_error;
-use super::{backend, users};
+use super::{backend, events, users};
+use crate::events::Subject;
 use crate::rows::{device_id, stored, DeviceRow};
 use crate::StoreError;
 
@@ -106,6 +107,13 @@ pub(super) fn add(
     let device = device.clone().into_device(user);
     insert(conn, account, user, &device, at)?;
     users::touch(conn, account, user, at)?;
+    events::emit(
+        conn,
+        account,
+        EventKind::DeviceCreated,
+        Subject::Device(&device),
+        at,
+    )?;
     Ok(device)
 }
 
@@ -134,6 +142,13 @@ pub(super) fn delete(
 ) -> Result<(), StoreError> {
     let current = find_of_user(conn, account, user, id)?;
     expect.check(current.version)?;
+    events::emit(
+        conn,
+        account,
+        EventKind::DeviceDeleted,
+        Subject::Device(&current),
+        at,
+    )?;
     conn.execute(
         "DELETE FROM devices WHERE account_sid = ?1 AND id = ?2",
         (account.as_str(), id.get() as i64),
@@ -312,6 +327,13 @@ fn save_if_changed(
     })
     .map_err(write_error)?;
     users::touch(conn, account, device.user_id, at)?;
+    events::emit(
+        conn,
+        account,
+        EventKind::DeviceUpdated,
+        Subject::Device(&next),
+        at,
+    )?;
     Ok(next)
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod devices;
+mod events;
 mod idempotency;
 mod migrate;
 mod rows;
@@ -15,12 +16,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, NewDevice,
-    NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, Event,
+    NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
 };
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
+use crate::{EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
 use writer::Writer;
 
 pub use migrate::KNOWN_VERSION;
@@ -218,10 +219,11 @@ impl Store for SqliteStore {
         account: &AccountSid,
         id: UserId,
         expect: &Precondition,
+        at: Timestamp,
     ) -> Result<bool, StoreError> {
         let (account, expect) = (account.clone(), expect.clone());
         self.writer
-            .write(move |conn| users::delete(conn, &account, id, &expect))
+            .write(move |conn| users::delete(conn, &account, id, &expect, at))
             .await
     }
 
@@ -348,5 +350,24 @@ impl Store for SqliteStore {
 
     async fn api_keys(&self, account: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
         self.read(|conn| accounts::keys_of(conn, account))
+    }
+
+    async fn events(
+        &self,
+        account: &AccountSid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(|conn| events::after(conn, account, after, limit))
+    }
+
+    async fn event_bounds(&self, account: &AccountSid) -> Result<EventBounds, StoreError> {
+        self.read(|conn| events::bounds(conn, account))
+    }
+
+    async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| events::purge(conn, before))
+            .await
     }
 }

@@ -1,12 +1,14 @@
 //! Users and their devices in SQLite.
 
 use roster_domain::{
-    AccountSid, Email, NewUser, Precondition, RuleError, User, UserChanges, UserFields, UserId,
+    AccountSid, Email, EventKind, NewUser, Precondition, RuleError, User, UserChanges, UserFields,
+    UserId,
 };
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::rows::write_error;
-use super::{backend, devices};
+use super::{backend, devices, events};
+use crate::events::Subject;
 use crate::rows::UserRow;
 use crate::{StoreError, UserPage, UserQuery};
 use jiff::Timestamp;
@@ -44,6 +46,14 @@ pub(super) fn insert(
     for device in user.devices.iter().flatten() {
         devices::insert(conn, account, user.id, device, user.date_created)?;
     }
+    let at = user.date_created;
+    events::emit(
+        conn,
+        account,
+        EventKind::UserCreated,
+        Subject::User(&user),
+        at,
+    )?;
     Ok(user)
 }
 
@@ -207,7 +217,25 @@ pub(super) fn update(
         ))
     })
     .map_err(write_error)?;
-    Ok(next)
+    updated(conn, account, next, at)
+}
+
+/// Records that the user changed, with its devices as they are now.
+fn updated(
+    conn: &Connection,
+    account: &AccountSid,
+    mut user: User,
+    at: Timestamp,
+) -> Result<User, StoreError> {
+    user.devices = devices::list(conn, account, user.id)?;
+    events::emit(
+        conn,
+        account,
+        EventKind::UserUpdated,
+        Subject::User(&user),
+        at,
+    )?;
+    Ok(user)
 }
 
 pub(super) fn delete(
@@ -215,21 +243,21 @@ pub(super) fn delete(
     account: &AccountSid,
     id: UserId,
     expect: &Precondition,
+    at: Timestamp,
 ) -> Result<bool, StoreError> {
-    if !expect.is_none() {
-        // Inside the writer's transaction, so nothing changes between the check and the delete.
-        let version: Option<i64> = conn
-            .prepare_cached("SELECT version FROM users WHERE account_sid = ?1 AND id = ?2")
-            .and_then(|mut s| {
-                s.query_row((account.as_str(), id.to_string()), |row| row.get(0))
-                    .optional()
-            })
-            .map_err(backend)?;
-        let Some(version) = version else {
-            return Ok(false);
-        };
-        expect.check(u64::try_from(version).unwrap_or_default())?;
-    }
+    // Inside the writer's transaction, so nothing changes between the check and the delete;
+    // the event keeps the user as it was.
+    let Some(user) = find(conn, account, id, UserFields::parse("devices"))? else {
+        return Ok(false);
+    };
+    expect.check(user.version)?;
+    events::emit(
+        conn,
+        account,
+        EventKind::UserDeleted,
+        Subject::User(&user),
+        at,
+    )?;
     let deleted = conn
         .execute(
             "DELETE FROM users WHERE account_sid = ?1 AND id = ?2",
@@ -250,7 +278,9 @@ pub(super) fn record_login(
         (account.as_str(), id.to_string(), at.as_second()),
     )
     .map_err(write_error)?;
-    find(conn, account, id, UserFields::default())
+    find(conn, account, id, UserFields::default())?
+        .map(|user| updated(conn, account, user, at))
+        .transpose()
 }
 
 /// Whether the account has this user.
