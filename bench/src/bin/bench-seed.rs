@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         operator_token: None,
         redis_url: None,
         tls: None,
+        event_retention_hours: 24,
     };
     let store = startup::open_store(&settings.database).await?;
     let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;

@@ -13,6 +13,11 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::reply::Reply;
 
+/// Marks a response that is a stream rather than one JSON answer: it passes the envelope
+/// untouched but for its request id header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Streamed;
+
 /// The account a request was made for, left on the response for the log line.
 #[derive(Debug, Clone)]
 pub(crate) struct AccountTag(pub(crate) String);
@@ -66,7 +71,13 @@ pub(crate) fn panic_response(_cause: Box<dyn Any + Send + 'static>) -> Response 
 /// Writes the envelope. An answer that did not come from our handlers (the framework's
 /// 405, say) is first turned into the matching error, keeping its headers.
 fn wrap(response: Response, request_id: &str, method: &Method) -> Response {
-    let (mut parts, _body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if parts.extensions.get::<Streamed>().is_some() {
+        if let Ok(value) = HeaderValue::from_str(request_id) {
+            parts.headers.insert("x-request-id", value);
+        }
+        return Response::from_parts(parts, body);
+    }
     let reply = match parts.extensions.remove::<Reply>() {
         Some(reply) => reply,
         None => framework_error(parts.status).into_reply(),

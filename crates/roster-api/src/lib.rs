@@ -7,6 +7,7 @@ mod conditional;
 mod devices;
 mod envelope;
 mod error;
+mod events;
 mod input;
 mod operator;
 mod reply;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub region: Arc<RegionName>,
     /// Guards `/operator/v1`; `None` switches the operator API off.
     pub operator_token: Option<Arc<str>>,
+    /// Turns `true` when the server stops, which ends every event stream.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Builds the whole application: every route in one table, then the layers every request
@@ -74,6 +77,10 @@ pub fn router(state: AppState) -> Router {
             .route(
                 &format!("{device}/password"),
                 put(devices::set_sip_password).route_layer(gate()),
+            )
+            .route(
+                &format!("/v2/{accounts}/{{sid}}/events"),
+                get(events::stream_events).route_layer(gate()),
             );
     }
 

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// The PEM private key (PKCS#8, RSA or EC) of --tls-cert's certificate
     #[arg(long, env = "ROSTER_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+
+    /// Hours change events are kept for streams to catch up from. Default: 24
+    #[arg(long, env = "ROSTER_EVENT_RETENTION_HOURS", value_name = "HOURS")]
+    pub event_retention_hours: Option<u32>,
 }
 
 /// The optional configuration file. Unknown keys are refused so typos are noticed.
@@ -75,6 +79,7 @@ struct FileSettings {
     redis_url: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    event_retention_hours: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +125,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Serve HTTPS instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// How long change events are kept for streams to catch up from.
+    pub event_retention_hours: u32,
 }
 
 impl Settings {
@@ -207,6 +214,17 @@ impl Settings {
             serve.tls_key.clone().or(file.tls_key),
         )?;
 
+        let event_retention_hours = serve
+            .event_retention_hours
+            .or(file.event_retention_hours)
+            .unwrap_or(24);
+        if !(1..=24 * 366).contains(&event_retention_hours) {
+            return Err(invalid(
+                "event_retention_hours",
+                "must be from 1 to 8784 (a year)",
+            ));
+        }
+
         Ok(Self {
             listen,
             database,
@@ -219,6 +237,7 @@ impl Settings {
             operator_token,
             redis_url,
             tls,
+            event_retention_hours,
         })
     }
 }

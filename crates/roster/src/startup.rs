@@ -14,6 +14,7 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
+use jiff::SignedDuration;
 use roster_api::{AppState, FailedAuthLimiter};
 use roster_domain::Clock;
 use roster_service::{
@@ -111,6 +112,8 @@ pub struct Server {
     listener: TcpListener,
     router: axum::Router,
     tls: Option<Arc<Tls>>,
+    /// Set when the server stops: ends event streams and the event purge.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Server {
@@ -121,17 +124,22 @@ impl Server {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let retention = SignedDuration::from_hours(i64::from(settings.event_retention_hours));
+        tokio::spawn(purge_events(directory.clone(), retention, stopping.clone()));
         let state = AppState {
             directory,
             rate_limiter: rate_limiter(settings)?,
             failed_auth: Arc::new(FailedAuthLimiter::new(settings.auth_failures_per_minute)),
             region: Arc::new(settings.region.clone()),
             operator_token: settings.operator_token.as_deref().map(Arc::from),
+            stopping,
         };
         Ok(Self {
             listener,
             router: roster_api::router(state),
             tls: tls.map(Arc::new),
+            stop,
         })
     }
 
@@ -212,6 +220,8 @@ impl Server {
             });
         }
         drop(self.listener);
+        // Event streams never end by themselves; they must before the drain can.
+        let _ = self.stop.send(true);
         let _ = stop.send(());
         drop(open);
         let https_closed = async move {
@@ -384,6 +394,27 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.0.running.fetch_sub(1, Ordering::AcqRel);
         self.0.touch();
+    }
+}
+
+/// Forgets change events older than `retention`, once a minute, until the server stops.
+/// Every node does this; the deletes are idempotent.
+async fn purge_events(
+    directory: Arc<Directory>,
+    retention: SignedDuration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every_minute.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        match directory.purge_events(retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "forgot events past the retention window"),
+            Err(error) => tracing::warn!(%error, "cannot forget old events"),
+        }
     }
 }
 

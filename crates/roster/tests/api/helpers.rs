@@ -75,6 +75,7 @@ impl TestApp {
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             redis_url: None,
             tls: None,
+            event_retention_hours: 24,
         };
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
         let store = startup::open_store(&settings.database).await.unwrap();
@@ -364,6 +365,7 @@ impl TestApp {
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             redis_url: None,
             tls: None,
+            event_retention_hours: 24,
         };
         let store = startup::open_store(&settings.database).await.unwrap();
         let directory = startup::open_directory(&settings, store, self.clock.clone())

@@ -19,6 +19,7 @@ mod devices;
 mod digests;
 mod envelope;
 mod etags;
+mod events;
 mod every_endpoint;
 mod gate;
 mod get_user;

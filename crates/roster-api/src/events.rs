@@ -1,0 +1,173 @@
+//! `GET /v2/accounts/{sid}/events` (an extension): the account's changes as Server-Sent
+//! Events, live, and from where a reconnecting client left off.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures_util::stream;
+use roster_domain::{Account, Event, EventRecord, UserFields, UserId};
+use roster_service::{Directory, EVENT_PAGE};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::envelope::Streamed;
+use crate::error::ApiError;
+use crate::input::Query;
+use crate::users::{DeviceView, UserView};
+use crate::AppState;
+
+/// How often a stream looks for new events: changes made on another node reach it within
+/// this time (plus the read).
+const POLL: Duration = Duration::from_millis(250);
+/// How often an idle stream sends a comment, so proxies and clients know it is alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub(crate) async fn stream_events(
+    State(state): State<AppState>,
+    Extension(account): Extension<Arc<Account>>,
+    headers: HeaderMap,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let resume = last_event_id(&headers, &query)?;
+    let bounds = state.directory.event_bounds(&account).await?;
+    let mut pending = VecDeque::new();
+    let after = match resume {
+        None => bounds.newest,
+        Some(last) => {
+            let next = bounds.oldest.unwrap_or(bounds.newest + 1);
+            // Events after `last` were forgotten (or `last` was never issued here): the
+            // client is told, then gets everything still kept.
+            if last > bounds.newest || (last < bounds.newest && next > last + 1) {
+                pending.push_back(gap_event(last, next));
+                next - 1
+            } else {
+                last
+            }
+        }
+    };
+
+    let cursor = Cursor {
+        directory: state.directory.clone(),
+        account,
+        after,
+        pending,
+        stopping: state.stopping.clone(),
+    };
+    let sse = Sse::new(stream::unfold(cursor, Cursor::next))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
+    let mut response = sse.into_response();
+    response.extensions_mut().insert(Streamed);
+    Ok(response)
+}
+
+/// Where a reconnecting client left off: the `Last-Event-ID` header browsers send, or the
+/// `last_event_id` query parameter for a first connection that wants to catch up.
+fn last_event_id(headers: &HeaderMap, query: &Query) -> Result<Option<u64>, ApiError> {
+    let raw = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().map_err(|_| malformed_id())?.to_owned()),
+        None => query.get("last_event_id").map(str::to_owned),
+    };
+    raw.map(|raw| raw.trim().parse::<u64>().map_err(|_| malformed_id()))
+        .transpose()
+}
+
+fn malformed_id() -> ApiError {
+    ApiError::BadRequest("Last-Event-ID must be an event id: a whole number".to_owned())
+}
+
+/// Tells a client that events after its last one are no longer kept.
+fn gap_event(last: u64, next: u64) -> SseEvent {
+    let data = format!("{{\"last_event_id\":{last},\"next_event_id\":{next}}}");
+    SseEvent::default().event("stream.gap").data(data)
+}
+
+struct Cursor {
+    directory: Arc<Directory>,
+    account: Arc<Account>,
+    after: u64,
+    pending: VecDeque<SseEvent>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Cursor {
+    async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Self)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((Ok(event), self));
+            }
+            if *self.stopping.borrow() {
+                return None;
+            }
+            let events = match self.directory.events_after(&self.account, self.after).await {
+                Ok(events) => events,
+                Err(error) => {
+                    // The client reconnects with its Last-Event-ID and loses nothing.
+                    tracing::warn!(%error, account.sid = %self.account.sid, "event stream ended");
+                    return None;
+                }
+            };
+            let full = events.len() == EVENT_PAGE as usize;
+            for event in &events {
+                self.after = event.id;
+                self.pending.push_back(to_sse(event, &self.account));
+            }
+            if self.pending.is_empty() && !full {
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    _ = self.stopping.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+/// An event as a stream carries it: the record as `GET` shows it with every optional part.
+#[derive(Serialize)]
+struct EventView<'a> {
+    id: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: String,
+    account_sid: &'a str,
+    user_id: UserId,
+    data: RecordView<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RecordView<'a> {
+    User(UserView<'a>),
+    Device(DeviceView<'a>),
+}
+
+fn to_sse(event: &Event, account: &Account) -> SseEvent {
+    let every_part = UserFields {
+        devices: true,
+        active_call: true,
+        last_login: true,
+    };
+    let view = EventView {
+        id: event.id,
+        kind: event.kind.as_str(),
+        timestamp: format!("{:.3}", event.at),
+        account_sid: account.sid.as_str(),
+        user_id: event.record.user_id(),
+        data: match &event.record {
+            EventRecord::User(user) => RecordView::User(UserView::new(user, account, every_part)),
+            EventRecord::Device(device) => RecordView::Device(DeviceView::new(device)),
+        },
+    };
+    // Our own plain structs always serialise.
+    let data = serde_json::to_string(&view).unwrap_or_default();
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(event.kind.as_str())
+        .data(data)
+}
