@@ -8,6 +8,7 @@ mod credentials;
 mod devices;
 mod error;
 mod events;
+mod health;
 mod idempotency;
 mod operator;
 mod rate_limit;
@@ -26,7 +27,7 @@ pub use events::EVENT_PAGE;
 pub use idempotency::{Created, Idempotency};
 pub use operator::CallEvent;
 pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter, SharedRateLimiter};
-pub use roster_store::EventBounds;
+pub use roster_store::{EventBounds, StoreStats};
 pub use users::{CreateUser, UpdateUser, UserFilter};
 
 use cache::TtlCache;

@@ -178,6 +178,29 @@ pub trait Store: Send + Sync + 'static {
     async fn event_bounds(&self, account: &AccountSid) -> Result<EventBounds, StoreError>;
     /// Forgets every account's events from before `before`; returns how many.
     async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// The schema version the database records, read from it: a query that also proves
+    /// the database answers.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+    /// The schema version this build's migrations bring a database to.
+    fn known_schema_version(&self) -> i64;
+    /// How the connections are used right now, and the events this process has written.
+    /// Cheap: counters and a lock held for a length, no query.
+    fn stats(&self) -> StoreStats;
+}
+
+/// A snapshot of a store's connections, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Open connections no caller is using (SQLite: read connections kept for reuse).
+    pub idle_connections: usize,
+    /// Connections a caller is using right now (SQLite: reads running).
+    pub busy_connections: usize,
+    /// Callers waiting for storage: writes queued for SQLite's writer thread, or callers
+    /// waiting for a PostgreSQL connection from the pool.
+    pub waiting: usize,
+    /// Events written by this process in committed transactions since it started.
+    pub events_written: u64,
 }
 
 /// Which users a list reads. In each filter the values are alternatives; a filter of

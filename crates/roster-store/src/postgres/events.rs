@@ -1,5 +1,8 @@
 //! Events in PostgreSQL.
 
+use std::cell::Cell;
+use std::future::Future;
+
 use jiff::Timestamp;
 use roster_domain::{AccountSid, Event, EventKind};
 use tokio_postgres::Row;
@@ -7,6 +10,22 @@ use tokio_postgres::Row;
 use super::{pg, Db};
 use crate::events::{EventBounds, EventRow, Subject};
 use crate::StoreError;
+
+tokio::task_local! {
+    /// Events written by the transaction [`counting`] runs.
+    static WRITTEN: Cell<u64>;
+}
+
+/// Runs a transaction's work and counts the events it writes, so only those of committed
+/// transactions are counted (a transaction retried after a lost race writes them again).
+pub(super) async fn counting<T>(work: impl Future<Output = T>) -> (T, u64) {
+    WRITTEN
+        .scope(Cell::new(0), async {
+            let out = work.await;
+            (out, WRITTEN.with(Cell::get))
+        })
+        .await
+}
 
 /// Records a change inside its transaction, under the account's next event id. Taking the
 /// id locks the account's row until the transaction ends, so ids are handed out in the
@@ -40,6 +59,8 @@ pub(super) async fn emit(
         ],
     )
     .await?;
+    // Outside `counting` there is no transaction to count for.
+    let _ = WRITTEN.try_with(|written| written.set(written.get() + 1));
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod migrate;
 mod users;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -23,7 +24,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use crate::{Conflict, EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
+use crate::{
+    Conflict, EventBounds, IdempotentAnswer, Store, StoreError, StoreStats, UserPage, UserQuery,
+};
 
 pub use migrate::KNOWN_VERSION;
 
@@ -35,6 +38,8 @@ const ATTEMPTS: usize = 5;
 /// A roster database in PostgreSQL (or an engine speaking its protocol).
 pub struct PostgresStore {
     pool: Pool,
+    /// Events written by committed transactions of this process, for metrics.
+    events_written: AtomicU64,
 }
 
 impl PostgresStore {
@@ -53,7 +58,10 @@ impl PostgresStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string().into()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            events_written: AtomicU64::new(0),
+        })
     }
 
     /// Connects and brings the schema up to date, refusing a schema newer than this build.
@@ -86,7 +94,7 @@ macro_rules! in_transaction {
             attempt += 1;
             let mut client = $store.client().await?;
             let $tx = client.transaction().await.map_err(crate::postgres::pg)?;
-            let result = async { $body }.await;
+            let (result, events) = events::counting(async { $body }).await;
             let result = match result {
                 Ok(value) => $tx
                     .commit()
@@ -95,6 +103,9 @@ macro_rules! in_transaction {
                     .map_err(crate::postgres::pg),
                 Err(error) => Err(error),
             };
+            if result.is_ok() {
+                $store.events_written.fetch_add(events, Ordering::Relaxed);
+            }
             match result {
                 Err(StoreError::Contention) if attempt < ATTEMPTS => continue,
                 other => break other,
@@ -420,5 +431,23 @@ impl Store for PostgresStore {
 
     async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError> {
         events::purge(&self.client().await?, before).await
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        migrate::current_version(&self.client().await?).await
+    }
+
+    fn known_schema_version(&self) -> i64 {
+        KNOWN_VERSION
+    }
+
+    fn stats(&self) -> StoreStats {
+        let pool = self.pool.status();
+        StoreStats {
+            idle_connections: pool.available,
+            busy_connections: pool.size.saturating_sub(pool.available),
+            waiting: pool.waiting,
+            events_written: self.events_written.load(Ordering::Relaxed),
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Events in SQLite.
 
+use std::cell::Cell;
+
 use jiff::Timestamp;
 use roster_domain::{AccountSid, Event, EventKind};
 use rusqlite::{Connection, OptionalExtension};
@@ -8,6 +10,27 @@ use super::backend;
 use super::rows::write_error;
 use crate::events::{EventBounds, EventRow, Subject};
 use crate::StoreError;
+
+thread_local! {
+    /// Events written on this thread (the writer's) since the writer last took the count:
+    /// the writer keeps those of jobs that committed and drops those of jobs undone.
+    static WRITTEN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many events this thread has written since the last [`take_written`].
+pub(super) fn written() -> u64 {
+    WRITTEN.with(Cell::get)
+}
+
+/// Forgets events counted after `count`, when the job that wrote them was undone.
+pub(super) fn unwrite_to(count: u64) {
+    WRITTEN.with(|written| written.set(count));
+}
+
+/// The events counted since the last call, and starts counting afresh.
+pub(super) fn take_written() -> u64 {
+    WRITTEN.with(|written| written.replace(0))
+}
 
 /// Records a change inside its transaction, under the account's next event id.
 pub(super) fn emit(
@@ -39,6 +62,7 @@ pub(super) fn emit(
         ))
     })
     .map_err(write_error)?;
+    WRITTEN.with(|written| written.set(written.get() + 1));
     Ok(())
 }
 

@@ -31,13 +31,7 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
          )",
     )
     .map_err(backend)?;
-    let current: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM roster_migrations",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(backend)?;
+    let current = current_version(conn)?;
     if current > KNOWN_VERSION {
         return Err(StoreError::SchemaTooNew {
             found: current,
@@ -57,4 +51,11 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
         tracing::info!(schema.version = version, "applied sqlite migration");
     }
     Ok(())
+}
+
+/// The schema version recorded in the database (0 for an empty one).
+pub(crate) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT COALESCE(MAX(version), 0) FROM roster_migrations")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(backend)
 }

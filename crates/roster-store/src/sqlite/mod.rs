@@ -11,6 +11,7 @@ mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use roster_domain::{
 };
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery};
+use crate::{EventBounds, IdempotentAnswer, Store, StoreError, StoreStats, UserPage, UserQuery};
 use writer::Writer;
 
 pub use migrate::KNOWN_VERSION;
@@ -34,6 +35,8 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    /// Reads running now, for metrics.
+    reading: AtomicUsize,
 }
 
 impl SqliteStore {
@@ -50,6 +53,7 @@ impl SqliteStore {
             path: path.to_owned(),
             writer,
             readers: Mutex::new(Vec::new()),
+            reading: AtomicUsize::new(0),
         })
     }
 
@@ -64,7 +68,9 @@ impl SqliteStore {
             Some(conn) => conn,
             None => self.open_reader()?,
         };
+        self.reading.fetch_add(1, Ordering::Relaxed);
         let result = read(&conn);
+        self.reading.fetch_sub(1, Ordering::Relaxed);
         let mut idle = self.readers.lock().map_err(|_| poisoned())?;
         if idle.len() < IDLE_READERS {
             idle.push(conn);
@@ -369,5 +375,27 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| events::purge(conn, before))
             .await
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read(migrate::current_version)
+    }
+
+    fn known_schema_version(&self) -> i64 {
+        KNOWN_VERSION
+    }
+
+    fn stats(&self) -> StoreStats {
+        let writer = self.writer.stats();
+        StoreStats {
+            // A poisoned lock only means a reader panicked; the length is still right.
+            idle_connections: self
+                .readers
+                .lock()
+                .map_or_else(|poisoned| poisoned.into_inner().len(), |idle| idle.len()),
+            busy_connections: self.reading.load(Ordering::Relaxed),
+            waiting: writer.queued.load(Ordering::Relaxed),
+            events_written: writer.events.load(Ordering::Relaxed),
+        }
     }
 }

@@ -4,11 +4,13 @@
 //! savepoint, so one failing job does not undo the others), commits once, and only then
 //! answers each caller. With `synchronous = FULL` an answer means the data is on disk.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::events;
 use crate::StoreError;
 
 /// Most jobs committed together; bounds the time the first caller of a batch waits.
@@ -53,20 +55,36 @@ where
     }
 }
 
+/// What the writer thread counts, for metrics.
+#[derive(Default)]
+pub(crate) struct WriterStats {
+    /// Jobs sent and not yet taken up by the thread.
+    pub(crate) queued: AtomicUsize,
+    /// Events written by committed jobs.
+    pub(crate) events: AtomicU64,
+}
+
 /// A handle that sends write jobs to the writer thread.
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    stats: Arc<WriterStats>,
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`. The thread ends when every handle is dropped.
     pub(crate) fn spawn(conn: Connection) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let stats = Arc::new(WriterStats::default());
+        let counted = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("roster-sqlite-writer".to_owned())
-            .spawn(move || run(conn, queue))?;
-        Ok(Self { jobs })
+            .spawn(move || run(conn, queue, &counted))?;
+        Ok(Self { jobs, stats })
+    }
+
+    pub(crate) fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Runs `work` in the next write transaction and returns its result once that
@@ -78,7 +96,11 @@ impl Writer {
     {
         let (done, answer) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(WriteJob { work, done });
-        self.jobs.send(job).map_err(|_| writer_gone())?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.send(job).is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(writer_gone());
+        }
         answer.await.map_err(|_| writer_gone())?
     }
 }
@@ -87,7 +109,7 @@ fn writer_gone() -> StoreError {
     StoreError::Backend("the sqlite writer thread has stopped".into())
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
+fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>, stats: &WriterStats) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -96,7 +118,8 @@ fn run(conn: Connection, queue: mpsc::Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, batch);
+        stats.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        commit_batch(&conn, batch, stats);
     }
 }
 
@@ -106,7 +129,9 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
+fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, stats: &WriterStats) {
+    // Counts only this transaction's events, and only if it commits.
+    events::take_written();
     if let Err(cause) = control(conn, "BEGIN IMMEDIATE") {
         let cause = format!("failed to begin a write transaction: {cause}");
         for job in batch {
@@ -121,7 +146,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             job.abandon(format!("failed to open a write savepoint: {cause}"));
             continue;
         }
+        let written = events::written();
         let (failed, reply) = job.run(conn);
+        if failed {
+            events::unwrite_to(written);
+        }
         let undo = if failed {
             control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job"))
         } else {
@@ -137,6 +166,11 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
         let _ = conn.execute_batch("ROLLBACK");
         format!("failed to commit a write transaction: {cause}")
     });
+    let written = events::take_written();
+    if commit.is_ok() {
+        // Before the answers, so a caller that reads the count after its write sees it.
+        stats.events.fetch_add(written, Ordering::Relaxed);
+    }
     for reply in replies {
         reply(commit.clone());
     }
