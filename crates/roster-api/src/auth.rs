@@ -16,6 +16,7 @@ use roster_service::{AccountStatus, RateDecision, ServiceError};
 
 use crate::envelope::AccountTag;
 use crate::error::ApiError;
+use crate::metrics::RateLimitReason;
 use crate::AppState;
 
 pub(crate) async fn gate(
@@ -36,6 +37,7 @@ pub(crate) async fn gate(
         .acquire(&account.sid, account.rate_limit, now)
         .await;
     let mut response = if !decision.allowed {
+        state.metrics.rate_limited(RateLimitReason::AccountBudget);
         let error = ApiError::RateLimited {
             description: ApiError::BUDGET_SPENT,
         };
@@ -120,6 +122,7 @@ async fn authenticate(state: &AppState, caller: &Caller) -> Result<AccountSid, R
 fn refuse_credentials(state: &AppState, client: Option<IpAddr>) -> Response {
     let now = state.directory.clock().now().as_second();
     if let Some(retry_after) = state.failed_auth.record_failure(client, now) {
+        state.metrics.rate_limited(RateLimitReason::FailedAuth);
         let error = ApiError::RateLimited {
             description: ApiError::TOO_MANY_FAILURES,
         };

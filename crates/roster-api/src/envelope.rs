@@ -2,15 +2,17 @@
 //! around every answer (handlers' and the framework's alike), and logs one line per request.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::reply::Reply;
 
 /// Marks a response that is a stream rather than one JSON answer: it passes the envelope
@@ -22,13 +24,21 @@ pub(crate) struct Streamed;
 #[derive(Debug, Clone)]
 pub(crate) struct AccountTag(pub(crate) String);
 
-pub(crate) async fn envelope(request: Request, next: Next) -> Response {
+pub(crate) async fn envelope(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // Routing has run (this layer wraps each route), so the route template is known.
+    let route = metrics.route(request.extensions().get::<MatchedPath>());
     let response = next.run(request).await;
     let response = wrap(response, &request_id, &method);
+    let latency = started.elapsed();
+    route.record(&method, response.status(), latency);
 
     // Logged outside the span, with the id as a field: one formatted line, no span lookup.
     let account = response
@@ -40,7 +50,7 @@ pub(crate) async fn envelope(request: Request, next: Next) -> Response {
         http.method = method.as_str(),
         url.path = path.as_str(),
         http.status_code = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = latency.as_micros() as u64,
         account.sid = account.unwrap_or("-"),
         "request completed"
     );

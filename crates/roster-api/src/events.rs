@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::envelope::Streamed;
 use crate::error::ApiError;
 use crate::input::Query;
+use crate::metrics::StreamGuard;
 use crate::users::{DeviceView, UserView};
 use crate::AppState;
 
@@ -59,6 +60,7 @@ pub(crate) async fn stream_events(
         after,
         pending,
         stopping: state.stopping.clone(),
+        _open: state.metrics.stream_opened(),
     };
     let sse = Sse::new(stream::unfold(cursor, Cursor::next))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
@@ -94,6 +96,9 @@ struct Cursor {
     after: u64,
     pending: VecDeque<SseEvent>,
     stopping: watch::Receiver<bool>,
+    /// Counts the stream as open while the cursor lives: dropped when the stream ends or
+    /// the client goes away (the server then drops the response body, and this with it).
+    _open: StreamGuard,
 }
 
 impl Cursor {

@@ -9,7 +9,9 @@ mod envelope;
 mod error;
 mod events;
 mod input;
+mod metrics;
 mod operator;
+mod probes;
 mod reply;
 mod users;
 
@@ -22,6 +24,7 @@ use roster_service::{Directory, RateLimiter};
 
 pub use accounts::AccountView;
 pub use auth::FailedAuthLimiter;
+pub use metrics::Metrics;
 pub use operator::{IssuedKeyView, KeyView, SipCredentialsView};
 pub use users::{DeviceView, UserView};
 
@@ -37,10 +40,13 @@ pub struct AppState {
     pub operator_token: Option<Arc<str>>,
     /// Turns `true` when the server stops, which ends every event stream.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Builds the whole application: every route in one table, then the layers every request
-/// passes through. Each Users API path is served under `accounts` and `Accounts`.
+/// passes through, and beside them the probes and `/metrics`. Each Users API path is
+/// served under `accounts` and `Accounts`.
 pub fn router(state: AppState) -> Router {
     let gate = || middleware::from_fn_with_state(state.clone(), auth::gate);
     let mut users_api = Router::new();
@@ -84,14 +90,17 @@ pub fn router(state: AppState) -> Router {
             );
     }
 
-    users_api
+    let probes = probes::routes(state.clone());
+    let metrics = state.metrics.clone();
+    let api = users_api
         .merge(operator_routes(&state))
         .fallback(envelope::route_not_found)
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             envelope::panic_response,
         ))
-        .layer(middleware::from_fn(envelope::envelope))
+        .layer(middleware::from_fn_with_state(metrics, envelope::envelope));
+    probes.merge(api)
 }
 
 /// The operator API's table, every route behind the operator token; with no token

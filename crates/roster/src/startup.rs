@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
 use jiff::SignedDuration;
-use roster_api::{AppState, FailedAuthLimiter};
+use roster_api::{AppState, FailedAuthLimiter, Metrics};
 use roster_domain::Clock;
 use roster_service::{
     Directory, DirectoryOptions, LocalRateLimiter, RateLimiter, SharedRateLimiter, TokenHasher,
@@ -114,6 +114,7 @@ pub struct Server {
     tls: Option<Arc<Tls>>,
     /// Set when the server stops: ends event streams and the event purge.
     stop: tokio::sync::watch::Sender<bool>,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -125,6 +126,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let metrics = Arc::new(Metrics::new());
         let retention = SignedDuration::from_hours(i64::from(settings.event_retention_hours));
         tokio::spawn(purge_events(directory.clone(), retention, stopping.clone()));
         let state = AppState {
@@ -134,13 +136,21 @@ impl Server {
             region: Arc::new(settings.region.clone()),
             operator_token: settings.operator_token.as_deref().map(Arc::from),
             stopping,
+            metrics: metrics.clone(),
         };
         Ok(Self {
             listener,
             router: roster_api::router(state),
             tls: tls.map(Arc::new),
             stop,
+            metrics,
         })
+    }
+
+    /// The counters `/metrics` shows, for parts of the server outside the router (the
+    /// webhook dispatcher reports its deliveries here).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

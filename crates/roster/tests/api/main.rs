@@ -26,6 +26,7 @@ mod get_user;
 mod helpers;
 mod idempotency;
 mod list;
+mod metrics;
 mod operator;
 mod scenarios;
 mod update_user;
