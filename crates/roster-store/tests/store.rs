@@ -599,3 +599,52 @@ async fn every_change_writes_one_event_in_its_own_transaction_and_refusals_write
         assert_eq!(after_purge.oldest, None);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_events_of_committed_writes_only_and_show_the_connections() {
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let acme = sid("acme");
+        let name = backend.name();
+        assert_eq!(store.stats().events_written, 0, "{name}");
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            store.known_schema_version(),
+            "{name}"
+        );
+
+        let user = new_user(1);
+        store.create_user(&acme, &user, None).await.unwrap();
+        let mut clash = new_user(2);
+        clash.email = user.email.clone();
+        assert!(store.create_user(&acme, &clash, None).await.is_err());
+        store
+            .delete_user(&acme, user.id, &Precondition::None, at())
+            .await
+            .unwrap();
+        assert_eq!(store.stats().events_written, 2, "{name}");
+
+        // Concurrent writes: SQLite commits them in shared transactions, PostgreSQL on
+        // several connections; each committed create counts once, each refused none.
+        let writes = (10..30).map(|n| {
+            let store = store.clone();
+            let acme = acme.clone();
+            let mut user = new_user(n);
+            if n % 4 == 0 {
+                user.email = Some(Email::parse("asha10@example.com").unwrap());
+            }
+            tokio::spawn(async move { store.create_user(&acme, &user, None).await.is_ok() })
+        });
+        let mut committed = 0;
+        for write in writes {
+            committed += u64::from(write.await.unwrap());
+        }
+        // asha10 and five more with its email: one of the six wins.
+        assert_eq!(committed, 15, "{name}");
+        let stats = store.stats();
+        assert_eq!(stats.events_written, 2 + committed, "{name}");
+        assert_eq!(stats.busy_connections, 0, "{name}");
+        assert_eq!(stats.waiting, 0, "{name}");
+        assert!(stats.idle_connections >= 1, "{name}: {stats:?}");
+    }
+}
