@@ -148,6 +148,15 @@ enum RecordView<'a> {
 }
 
 fn to_sse(event: &Event, account: &Account) -> SseEvent {
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(event.kind.as_str())
+        .data(event_json(event, account))
+}
+
+/// An event as streams and webhooks carry it: its id, type, time, account and user, and the
+/// record as `GET` shows it with every optional part.
+pub fn event_json(event: &Event, account: &Account) -> String {
     let every_part = UserFields {
         devices: true,
         active_call: true,
@@ -165,9 +174,5 @@ fn to_sse(event: &Event, account: &Account) -> SseEvent {
         },
     };
     // Our own plain structs always serialise.
-    let data = serde_json::to_string(&view).unwrap_or_default();
-    SseEvent::default()
-        .id(event.id.to_string())
-        .event(event.kind.as_str())
-        .data(data)
+    serde_json::to_string(&view).unwrap_or_default()
 }

@@ -22,6 +22,7 @@ use roster_service::{Directory, RateLimiter};
 
 pub use accounts::AccountView;
 pub use auth::FailedAuthLimiter;
+pub use events::event_json;
 pub use operator::{IssuedKeyView, KeyView, SipCredentialsView};
 pub use users::{DeviceView, UserView};
 

@@ -12,6 +12,7 @@ mod idempotency;
 mod operator;
 mod rate_limit;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
