@@ -26,4 +26,5 @@ mod helpers;
 mod list;
 mod operator;
 mod scenarios;
+mod security;
 mod update_user;
