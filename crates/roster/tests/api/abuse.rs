@@ -740,7 +740,7 @@ async fn trickle_until_closed(stream: TcpStream, started: Instant) -> (Vec<u8>, 
 // ---------------------------------------------------------------------------------------
 
 /// How long one ordinary request may take while the server is under abuse.
-const SERVED_WITHIN: Duration = Duration::from_secs(2);
+const SERVED_WITHIN: Duration = Duration::from_secs(3);
 /// How long the abuse lasts.
 const ABUSE_FOR: Duration = Duration::from_secs(6);
 
@@ -812,7 +812,7 @@ async fn an_ordinary_client_is_served_promptly_while_others_abuse_the_server() {
         "ordinary requests: {served}, slowest {slowest:?}; abusive requests answered: {refused}"
     );
     assert!(
-        served >= 20,
+        served >= 10,
         "only {served} ordinary requests in {ABUSE_FOR:?}"
     );
     assert!(refused >= 100, "the abuse did not run: {refused} answers");
