@@ -18,6 +18,16 @@ use crate::reply::Reply;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Streamed;
 
+/// Longest path and query roster reads. hyper answers a target over 65,534 bytes itself,
+/// with a bare 414 before roster sees the request; this puts the range below that in the
+/// envelope, far above the longest sensible list query (50 addresses).
+const MAX_TARGET_BYTES: usize = 32 * 1024;
+/// Most header bytes (names and values) roster reads. hyper's own limits sit above: its
+/// read buffer (about 400 KiB) and 100 header fields, refused with a bare 431.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// How much of a path the request's log line keeps, so long paths cannot bloat the log.
+const LOGGED_PATH_BYTES: usize = 1024;
+
 /// The account a request was made for, left on the response for the log line.
 #[derive(Debug, Clone)]
 pub(crate) struct AccountTag(pub(crate) String);
@@ -26,8 +36,12 @@ pub(crate) async fn envelope(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    let path = loggable(request.uri().path());
+    // Refused before routing, so an oversized request costs no lookup or body read.
+    let response = match oversized(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
     let response = wrap(response, &request_id, &method);
 
     // Logged outside the span, with the id as a field: one formatted line, no span lookup.
@@ -58,6 +72,33 @@ fn new_request_id() -> String {
         .simple()
         .encode_lower(&mut text)
         .to_owned()
+}
+
+fn oversized(request: &Request) -> Option<ApiError> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Some(ApiError::UriTooLong);
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > MAX_HEADER_BYTES).then_some(ApiError::HeadersTooLarge)
+}
+
+fn loggable(path: &str) -> String {
+    if path.len() <= LOGGED_PATH_BYTES {
+        return path.to_owned();
+    }
+    let mut end = LOGGED_PATH_BYTES;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &path[..end])
 }
 
 pub(crate) async fn route_not_found() -> ApiError {

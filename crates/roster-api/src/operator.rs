@@ -34,6 +34,12 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
         .map_or("", |(_, token)| token.trim());
     let matches: bool = presented.as_bytes().ct_eq(expected.as_bytes()).into();
     if !matches {
+        // Counted with the Users API's failures, so the token cannot be guessed at speed.
+        if let Some(limited) =
+            crate::auth::count_failure(&state, crate::auth::client_address(&request))
+        {
+            return limited;
+        }
         let mut response = ApiError::OperatorUnauthenticated.into_response();
         let challenge = HeaderValue::from_static("Bearer realm=\"roster-operator\"");
         response
