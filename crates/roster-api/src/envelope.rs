@@ -11,11 +11,58 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::reply::Reply;
+use crate::reply::{Metadata, Reply};
 
 /// The account a request was made for, left on the response for the log line.
 #[derive(Debug, Clone)]
 pub(crate) struct AccountTag(pub(crate) String);
+
+// The envelope as the OpenAPI document describes it: the keys `wrap` writes, in its order.
+// `wrap` writes bytes for speed rather than serialising this type; the tests below hold
+// the two together. Doc comments here are the document's descriptions.
+/// The envelope every answer is written in, keys in this order.
+#[derive(utoipa::ToSchema)]
+#[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+#[allow(
+    dead_code,
+    reason = "a description of what `wrap` writes, read only by tests"
+)]
+pub(crate) struct Envelope<R> {
+    /// 32 lower-case hex characters (a v4 UUID without dashes), new for every request;
+    /// also sent as the header `X-Request-Id`.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    request_id: String,
+    /// The request's method, upper case.
+    method: String,
+    /// Equal to the HTTP status.
+    http_code: u16,
+    response: R,
+}
+
+/// The envelope of a paged list: `metadata` comes before the `response`.
+#[derive(utoipa::ToSchema)]
+#[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+#[allow(
+    dead_code,
+    reason = "a description of what `wrap` writes, read only by tests"
+)]
+pub(crate) struct PagedEnvelope<R> {
+    /// 32 lower-case hex characters, new for every request; also the header `X-Request-Id`.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    request_id: String,
+    /// The request's method, upper case.
+    method: String,
+    /// Equal to the HTTP status.
+    http_code: u16,
+    /// The page's place in the whole list.
+    metadata: Metadata,
+    response: R,
+}
+
+/// A response that is not an Exotel answer (the OpenAPI document): the envelope layer
+/// passes it through as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unwrapped;
 
 pub(crate) async fn envelope(request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -66,7 +113,13 @@ pub(crate) fn panic_response(_cause: Box<dyn Any + Send + 'static>) -> Response 
 /// Writes the envelope. An answer that did not come from our handlers (the framework's
 /// 405, say) is first turned into the matching error, keeping its headers.
 fn wrap(response: Response, request_id: &str, method: &Method) -> Response {
-    let (mut parts, _body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if parts.extensions.remove::<Unwrapped>().is_some() {
+        if let Ok(value) = HeaderValue::from_str(request_id) {
+            parts.headers.insert("x-request-id", value);
+        }
+        return Response::from_parts(parts, body);
+    }
     let reply = match parts.extensions.remove::<Reply>() {
         Some(reply) => reply,
         None => framework_error(parts.status).into_reply(),
