@@ -167,3 +167,48 @@ fn framework_error(status: StatusCode) -> ApiError {
         status => ApiError::internal(format!("the framework answered {status}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::{Metadata, Null};
+
+    fn written(reply: Reply) -> serde_json::Value {
+        let response = wrap(reply.into_response(), &"a".repeat(32), &Method::GET);
+        let (parts, body) = response.into_parts();
+        assert_eq!(parts.headers[header::CONTENT_TYPE], "application/json");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = runtime
+            .block_on(axum::body::to_bytes(body, usize::MAX))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    // The document's envelope types hold exactly the keys `wrap` writes (no more: unknown
+    // keys are refused; no fewer: every field is required).
+    #[test]
+    fn what_wrap_writes_is_what_the_document_describes() {
+        let single = written(Reply::record(Null));
+        serde_json::from_value::<Envelope<serde_json::Value>>(single).unwrap();
+
+        let failure = written(ApiError::Unauthenticated.into_reply());
+        serde_json::from_value::<Envelope<serde_json::Value>>(failure).unwrap();
+
+        let metadata = Metadata {
+            total: 3,
+            count: 1,
+            offset: 2,
+            limit: 1,
+        };
+        let page = written(Reply::list([Null], Some(metadata)));
+        let page = serde_json::from_value::<PagedEnvelope<serde_json::Value>>(page).unwrap();
+        assert_eq!(page.metadata.total, 3);
+
+        // A list without metadata is the plain envelope; the paged one needs metadata.
+        let list = written(Reply::list([Null], None));
+        assert!(serde_json::from_value::<PagedEnvelope<serde_json::Value>>(list.clone()).is_err());
+        serde_json::from_value::<Envelope<serde_json::Value>>(list).unwrap();
+    }
+}

@@ -23,6 +23,7 @@ mod gate;
 mod get_user;
 mod helpers;
 mod list;
+mod openapi;
 mod operator;
 mod scenarios;
 mod update_user;
