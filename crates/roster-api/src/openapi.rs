@@ -338,6 +338,23 @@ pub(crate) fn enumeration<const N: usize>(values: [&'static str; N]) -> Object {
     text().enum_values(Some(values)).build()
 }
 
+/// An IANA time zone this server knows (from the time zone database it reads).
+pub(crate) struct TimeZoneId;
+
+impl PartialSchema for TimeZoneId {
+    fn schema() -> RefOr<Schema> {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|name| name.as_str().to_owned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        text().enum_values(Some(names)).into()
+    }
+}
+
+impl ToSchema for TimeZoneId {}
+
 /// The served document: JSON as built once, outside the Exotel envelope.
 pub(crate) fn serve(document: &Bytes) -> Response {
     let mut response = document.clone().into_response();
@@ -375,15 +392,18 @@ macro_rules! text_format {
 /// not starting or ending with a space (`name_policy = "unicode"` also allows any Unicode
 /// letter).
 const NAME: &str = r"[A-Za-z0-9.'-][A-Za-z0-9.' -]{1,18}[A-Za-z0-9.'-]";
-/// `local@domain`: a dot-atom local part, and a domain of host-name labels ending in an
-/// alphabetic label of two or more letters.
+/// `local@domain` of at most 254 characters: a dot-atom local part of at most 64, and a
+/// domain of host-name labels ending in an alphabetic label of two or more letters.
 const EMAIL: &str = concat!(
+    r"(?=[^@]{1,64}@)(?=.{1,254}$)",
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 );
 /// E.164 once spaces, hyphens, dots and parentheses are removed: `+`, a digit 1-9, then 7
 /// to 14 digits.
 const PHONE: &str = r"[ .()-]*\+[ .()-]*[1-9]([ .()-]*[0-9]){7,14}[ .()-]*";
+/// What follows the `+` of a number.
+const PHONE_DIGITS: &str = r"[ .()-]*[1-9]([ .()-]*[0-9]){7,14}[ .()-]*";
 /// A SIP URI as roster writes them: `sip:` and 1 to 64 of lower-case letters, digits, `.`,
 /// `_` and `-`.
 const SIP: &str = r"sip:[a-z0-9._-]{1,64}";
@@ -405,6 +425,14 @@ text_format! {
 text_format! {
     /// A phone number, or blank.
     PhoneNumberOrBlank = PHONE, blank: true
+}
+text_format! {
+    /// The `devices.contact_uri` filter: a comma list of numbers and SIP URIs; blank items
+    /// are skipped, and a leading space (an unencoded `+`) is read as `+`.
+    ContactFilter = format!("{item}(,{item})*", item = format!(
+        r"(\s*|( \s*{PHONE_DIGITS}|[.()-]*\+{PHONE_DIGITS}|{SIP})\s*)"
+    )),
+    blank: false
 }
 text_format! {
     /// A phone number (E.164) or a SIP URI.

@@ -21,6 +21,7 @@ use crate::body::json_body;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
 use crate::input::JsonObject;
+use crate::openapi::TimeZoneId;
 use crate::reply::{Failure, Item, Null, Reply, Success};
 use crate::users::{DeviceView, UserView};
 use crate::AppState;
@@ -107,6 +108,7 @@ json_body! {
         #[schema(value_type = Option<String>, pattern = "^[a-z0-9-]{1,32}$")]
         region: Option<String> = string(Region),
         /// An IANA time zone; default `Asia/Kolkata`.
+        #[schema(value_type = Option<TimeZoneId>)]
         timezone: Option<String> = string(Timezone),
         /// Whether create user also makes a softphone; default `false`.
         voip_enabled: Option<bool> = boolean(VoipEnabled),

@@ -16,8 +16,8 @@ use crate::envelope::{Envelope, PagedEnvelope};
 use crate::error::ApiError;
 use crate::input::{JsonObject, Query};
 use crate::openapi::{
-    enumeration, DeviceLabelOrBlank, EmailAddressOrBlank, PersonName, PersonNameOrBlank,
-    PhoneNumberOrBlank, RoleNameOrBlank,
+    enumeration, ContactFilter, DeviceLabelOrBlank, EmailAddressOrBlank, PersonName,
+    PersonNameOrBlank, PhoneNumberOrBlank, RoleNameOrBlank,
 };
 use crate::reply::{Failure, Item, Metadata, Null, Reply, Success};
 use crate::AppState;
@@ -177,11 +177,12 @@ pub(crate) async fn create_user(
         ("fields" = Option<String>, Query, description = FIELDS_DESCRIPTION),
         ("email" = Option<String>, Query, description = "A comma list of addresses, \
             compared without case; at most 50 (else 400 / 1002)."),
-        ("devices.contact_uri" = Option<String>, Query, description = "A comma list of \
-            numbers (normalised as in create; a leading space is read as `+`) or SIP URIs; \
-            at most 50 (else 400 / 1002); anything else is 400 / 1401."),
-        ("offset" = Option<u64>, Query, minimum = 0, description = "Users to skip, a plain \
-            decimal number; default 0 (anything else is 400 / 1002)."),
+        ("devices.contact_uri" = Option<ContactFilter>, Query, description = "A comma \
+            list of numbers (normalised as in create; a leading space is read as `+`) or SIP \
+            URIs; at most 50 (else 400 / 1002); anything else is 400 / 1401."),
+        ("offset" = Option<u64>, Query, minimum = 0, maximum = 18446744073709551615_u64,
+            format = "uint64", description = "Users to skip, a plain decimal number; \
+            default 0 (anything else is 400 / 1002)."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "Page size, \
             a plain decimal number from 1 to 50; default 20 (anything else is 400 / 1002)."),
     ),
