@@ -5,6 +5,11 @@
 //! a route cannot be served without being documented nor documented without being served.
 //! [`finish`] then adds what every operation shares: the security scheme, the answers of
 //! the account gate and of body reading, and the response headers.
+//!
+//! To document more: a request header of one operation goes in its handler's `params(...)`
+//! as `("Name" = String, Header, description = ...)`; a response header of one answer in
+//! that response's `headers(...)`; an answer of one operation in its `responses(...)`, and
+//! an answer or header every operation shares in [`shared_answers`] / `add_headers`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
