@@ -177,7 +177,7 @@ pub(crate) async fn create_user(
         ("fields" = Option<String>, Query, description = FIELDS_DESCRIPTION),
         ("email" = Option<String>, Query, description = "A comma list of addresses, \
             compared without case; at most 50 (else 400 / 1002)."),
-        ("devices.contact_uri" = Option<ContactFilter>, Query, description = "A comma \
+        ("devices.contact_uri" = inline(Option<ContactFilter>), Query, description = "A comma \
             list of numbers (normalised as in create; a leading space is read as `+`) or SIP \
             URIs; at most 50 (else 400 / 1002); anything else is 400 / 1401."),
         ("offset" = Option<u64>, Query, minimum = 0, maximum = 18446744073709551615_u64,

@@ -234,6 +234,38 @@ async fn every_operation_is_described_with_its_parameters_security_and_errors() 
 }
 
 #[tokio::test]
+async fn every_reference_in_the_document_resolves() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app.url(""), &app).await;
+
+    let mut references = Vec::new();
+    collect_references(&doc, &mut references);
+    assert!(references.len() > 20, "{references:?}");
+    for reference in references {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("not local: {reference}"));
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "{reference} does not resolve"
+        );
+    }
+}
+
+fn collect_references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get("$ref") {
+                out.push(reference.clone());
+            }
+            object.values().for_each(|v| collect_references(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_references(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
 async fn without_the_operator_api_the_document_leaves_it_out() {
     let app = TestApp::spawn().await;
     let node = spawn_node(&app.backend.url(), app.clock.clone(), None).await;
