@@ -17,10 +17,11 @@ use roster_service::{Directory, EVENT_PAGE};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::envelope::Streamed;
+use crate::envelope::{Envelope, Unwrapped};
 use crate::error::ApiError;
 use crate::input::Query;
-use crate::users::{DeviceView, UserView};
+use crate::reply::Failure;
+use crate::users::{AccountPath, DeviceView, UserView};
 use crate::AppState;
 
 /// How often a stream looks for new events: changes made on another node reach it within
@@ -29,9 +30,38 @@ const POLL: Duration = Duration::from_millis(250);
 /// How often an idle stream sends a comment, so proxies and clients know it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// Stream the account's changes (extension)
+///
+/// Server-Sent Events, one per change of a user or device: `id` (increasing by one per
+/// account), `event` (`user.created`, `user.updated`, `user.deleted`, `device.created`,
+/// `device.updated`, `device.deleted`) and `data`, a JSON object with the event's `id`,
+/// `type`, `timestamp`, `account_sid`, `user_id` and the record as `GET` shows it. Without
+/// `Last-Event-ID` the stream starts with the next change; with it, every kept event after
+/// that id comes first. Events older than the retention window are forgotten; a client
+/// that missed some gets a `stream.gap` event first, with `last_event_id` and
+/// `next_event_id`.
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{sid}/events",
+    tag = "events",
+    params(
+        AccountPath,
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last event id the client \
+            saw; what came after it is sent first."),
+        ("last_event_id" = Option<u64>, Query, description = "The same, for a first \
+            connection that cannot set headers; the header wins."),
+    ),
+    responses(
+        (status = 200, description = "The stream, until the client or the server ends it.",
+            content_type = "text/event-stream", body = String),
+        (status = 400, body = Envelope<Failure>,
+            description = "1007 `Last-Event-ID` is not a whole number."),
+    )
+)]
 pub(crate) async fn stream_events(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
+    _path: axum::extract::Path<AccountPath>,
     headers: HeaderMap,
     query: Query,
 ) -> Result<Response, ApiError> {
@@ -63,7 +93,7 @@ pub(crate) async fn stream_events(
     let sse = Sse::new(stream::unfold(cursor, Cursor::next))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     let mut response = sse.into_response();
-    response.extensions_mut().insert(Streamed);
+    response.extensions_mut().insert(Unwrapped);
     Ok(response)
 }
 

@@ -31,7 +31,7 @@ pub enum Field {
 
 impl Field {
     /// The field's name in request bodies and query strings.
-    pub fn wire_name(self) -> &'static str {
+    pub const fn wire_name(self) -> &'static str {
         match self {
             Field::FirstName => "first_name",
             Field::LastName => "last_name",

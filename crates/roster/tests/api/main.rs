@@ -27,6 +27,7 @@ mod get_user;
 mod helpers;
 mod idempotency;
 mod list;
+mod openapi;
 mod operator;
 mod scenarios;
 mod security;

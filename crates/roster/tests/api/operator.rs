@@ -1607,7 +1607,7 @@ fn base64(text: &str) -> String {
 
 /// Starts another server over the same database, with the operator token given (or none,
 /// which switches the operator API off), and returns its address.
-async fn spawn_node(
+pub(crate) async fn spawn_node(
     database: &str,
     clock: Arc<ManualClock>,
     operator_token: Option<&str>,
