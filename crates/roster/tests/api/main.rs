@@ -32,3 +32,4 @@ mod operator;
 mod scenarios;
 mod security;
 mod update_user;
+mod webhooks;
