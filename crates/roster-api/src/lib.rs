@@ -14,6 +14,7 @@ mod openapi;
 mod operator;
 mod reply;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use auth::FailedAuthLimiter;
 pub use events::event_json;
 pub use operator::{IssuedKeyView, KeyView, SipCredentialsView};
 pub use users::{DeviceView, UserView};
+pub use webhooks::{DeliveryView, NewWebhookView, WebhookView};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -126,6 +128,9 @@ fn operator_routes(state: &AppState) -> OpenApiRouter<AppState> {
         routes!(operator::end_call),
         routes!(operator::record_login),
         routes!(operator::sip_credentials),
+        routes!(webhooks::list_webhooks, webhooks::add_webhook),
+        routes!(webhooks::remove_webhook),
+        routes!(webhooks::deliveries),
     ]
     .into_iter()
     .fold(OpenApiRouter::new(), |table, group| {

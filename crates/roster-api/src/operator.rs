@@ -61,7 +61,7 @@ pub(crate) async fn gate(State(state): State<AppState>, request: Request, next: 
 #[into_params(parameter_in = Path)]
 pub(crate) struct AccountPath {
     /// An account's sid; an unknown one is 404 / 1000.
-    sid: String,
+    pub(crate) sid: String,
 }
 
 /// `{sid}` and `{device_id}`.

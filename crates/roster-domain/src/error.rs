@@ -27,6 +27,8 @@ pub enum Field {
     Trial,
     KycComplete,
     RateLimitPerMinute,
+    Url,
+    Secret,
 }
 
 impl Field {
@@ -55,6 +57,8 @@ impl Field {
             Field::Trial => "trial",
             Field::KycComplete => "kyc_complete",
             Field::RateLimitPerMinute => "rate_limit_per_minute",
+            Field::Url => "url",
+            Field::Secret => "secret",
         }
     }
 }

@@ -121,7 +121,11 @@ impl Receiver {
 fn delivered(got: &[Received]) -> Vec<&Received> {
     got.iter()
         .enumerate()
-        .filter(|(i, r)| !got[i + 1..].iter().any(|later| later.event_id == r.event_id))
+        .filter(|(i, r)| {
+            !got[i + 1..]
+                .iter()
+                .any(|later| later.event_id == r.event_id)
+        })
         .map(|(_, r)| r)
         .collect()
 }
@@ -208,7 +212,10 @@ async fn a_receiver_that_fails_at_first_gets_every_event_once_signed_and_in_orde
     assert!(recorded
         .iter()
         .all(|d| d.status == roster_domain::DeliveryStatus::Delivered));
-    assert_eq!(recorded.iter().find(|d| d.event_id == 1).unwrap().attempts, 3);
+    assert_eq!(
+        recorded.iter().find(|d| d.event_id == 1).unwrap().attempts,
+        3
+    );
 }
 
 #[tokio::test]
@@ -229,7 +236,11 @@ async fn a_delivery_that_keeps_failing_is_parked_and_visible_then_the_next_goes_
         if let Some(parked) = recorded.into_iter().find(|d| d.event_id == 1) {
             break parked;
         }
-        assert!(Instant::now() < deadline, "never parked: {:?}", receiver.received());
+        assert!(
+            Instant::now() < deadline,
+            "never parked: {:?}",
+            receiver.received()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     receiver.script.lock().unwrap().clear();
