@@ -6,6 +6,8 @@ mod auth;
 mod devices;
 mod envelope;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod input;
 mod operator;
 mod reply;
