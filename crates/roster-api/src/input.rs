@@ -191,7 +191,7 @@ fn is_length_limit(error: &axum::Error) -> bool {
     false
 }
 
-fn parse_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(JsonObject(map)),
         Ok(_) => Err(ApiError::BadRequest(

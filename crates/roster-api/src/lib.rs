@@ -9,6 +9,8 @@ mod devices;
 mod envelope;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod input;
 mod openapi;
 mod operator;
