@@ -35,7 +35,7 @@ const USERS_API: [(&str, &str); 11] = [
     ("get", "/v2/accounts/{sid}/events"),
 ];
 
-const OPERATOR_API: [(&str, &str); 13] = [
+const OPERATOR_API: [(&str, &str); 17] = [
     ("get", "/operator/v1/accounts"),
     ("post", "/operator/v1/accounts"),
     ("get", "/operator/v1/accounts/{sid}"),
@@ -58,6 +58,13 @@ const OPERATOR_API: [(&str, &str); 13] = [
         "get",
         "/operator/v1/accounts/{sid}/sip-credentials/{username}",
     ),
+    ("get", "/operator/v1/accounts/{sid}/webhooks"),
+    ("post", "/operator/v1/accounts/{sid}/webhooks"),
+    (
+        "delete",
+        "/operator/v1/accounts/{sid}/webhooks/{webhook_id}",
+    ),
+    ("get", "/operator/v1/accounts/{sid}/webhooks/deliveries"),
 ];
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
@@ -102,6 +109,7 @@ fn concrete(template: &str) -> String {
         .replace("{device_id}", "12345")
         .replace("{api_key}", "0000000000000000000000000000000000000000")
         .replace("{username}", "nobody")
+        .replace("{webhook_id}", "wh_0000000000000000")
 }
 
 #[tokio::test]

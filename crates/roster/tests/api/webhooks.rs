@@ -301,3 +301,71 @@ async fn a_second_node_never_delivers_the_same_event_twice_at_once() {
     let ids: Vec<u64> = receiver.received().iter().map(|r| r.event_id).collect();
     assert_eq!(ids, [1, 2, 3, 4, 5, 6], "{got:?}");
 }
+
+#[tokio::test]
+async fn the_operator_api_registers_lists_and_removes_webhooks_and_shows_deliveries() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(&[], Duration::ZERO).await;
+    let operator = |method: reqwest::Method, path: &str| {
+        app.client()
+            .request(method, app.url(path))
+            .bearer_auth(crate::helpers::OPERATOR_TOKEN)
+    };
+    let hooks = "/operator/v1/accounts/acme/webhooks";
+
+    let added = app
+        .send(
+            operator(reqwest::Method::POST, hooks)
+                .header("content-type", "application/json")
+                .body(json!({ "url": receiver.url, "secret": SECRET }).to_string()),
+        )
+        .await;
+    let id = added.assert_success()["id"].as_str().unwrap().to_owned();
+    app.create_user(&app.acme, TestApp::new_user(1)).await;
+    let got = receiver.until_delivered(1, Duration::from_secs(10)).await;
+    let listed = app.send(operator(reqwest::Method::GET, hooks)).await;
+    let deliveries = app
+        .send(operator(
+            reqwest::Method::GET,
+            &format!("{hooks}/deliveries?limit=5"),
+        ))
+        .await;
+    let missing_url = app
+        .send(
+            operator(reqwest::Method::POST, hooks)
+                .header("content-type", "application/json")
+                .body("{}"),
+        )
+        .await;
+    let bad_url = app
+        .send(
+            operator(reqwest::Method::POST, hooks)
+                .header("content-type", "application/json")
+                .body(json!({ "url": "gopher://x" }).to_string()),
+        )
+        .await;
+    let removed = app
+        .send(operator(reqwest::Method::DELETE, &format!("{hooks}/{id}")))
+        .await;
+    let again = app
+        .send(operator(reqwest::Method::DELETE, &format!("{hooks}/{id}")))
+        .await;
+
+    assert_eq!(added.assert_success()["secret"], SECRET);
+    assert_eq!(got.len(), 1);
+    verify(&got[0]);
+    let items = listed.assert_list_success();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id.as_str());
+    assert!(items[0].get("secret").is_none());
+    let items = deliveries.assert_list_success();
+    assert_eq!(items[0]["status"], "delivered");
+    assert_eq!(items[0]["event_id"], 1);
+    assert_eq!(items[0]["attempts"], 1);
+    assert_eq!(items[0]["last_status"], 200);
+    assert_eq!(items[0]["last_error"], Value::Null);
+    missing_url.assert_error(400, Some(1001));
+    bad_url.assert_error(400, Some(1002));
+    assert_eq!(removed.assert_success(), &Value::Null);
+    again.assert_error(404, Some(1000));
+}
