@@ -150,7 +150,7 @@ pub(crate) fn client_address(request: &Request) -> Option<IpAddr> {
 }
 
 /// Reads `Authorization: Basic base64(key:token)`. The token may itself hold colons.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -29,6 +29,9 @@ use crate::AppState;
 const POLL: Duration = Duration::from_millis(250);
 /// How often an idle stream sends a comment, so proxies and clients know it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an open stream checks that its credentials still hold: a revoked key or a
+/// deleted account ends it within about this time.
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// Stream the account's changes (extension)
 ///
@@ -86,6 +89,8 @@ pub(crate) async fn stream_events(
     let cursor = Cursor {
         directory: state.directory.clone(),
         account,
+        credentials: crate::auth::basic_credentials(&headers),
+        checked: tokio::time::Instant::now(),
         after,
         pending,
         stopping: state.stopping.clone(),
@@ -121,6 +126,9 @@ fn gap_event(last: u64, next: u64) -> SseEvent {
 struct Cursor {
     directory: Arc<Directory>,
     account: Arc<Account>,
+    /// The key and token the stream was opened with, checked again every [`RECHECK`].
+    credentials: Option<(String, String)>,
+    checked: tokio::time::Instant,
     after: u64,
     pending: VecDeque<SseEvent>,
     stopping: watch::Receiver<bool>,
@@ -132,7 +140,7 @@ impl Cursor {
             if let Some(event) = self.pending.pop_front() {
                 return Some((Ok(event), self));
             }
-            if *self.stopping.borrow() {
+            if *self.stopping.borrow() || !self.still_admitted().await {
                 return None;
             }
             let events = match self.directory.events_after(&self.account, self.after).await {
@@ -154,6 +162,27 @@ impl Cursor {
                     _ = self.stopping.changed() => {}
                 }
             }
+        }
+    }
+}
+
+impl Cursor {
+    /// Whether the stream's key is still valid for its account, and the account still
+    /// there; answered from the directory's short-lived caches.
+    async fn still_admitted(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        self.checked = tokio::time::Instant::now();
+        let Some((key, token)) = &self.credentials else {
+            return false;
+        };
+        let sid = &self.account.sid;
+        match self.directory.authenticate(key, token).await {
+            Ok(owner) if owner == *sid => {
+                matches!(self.directory.account(sid).await, Ok(Some(_)))
+            }
+            _ => false,
         }
     }
 }
