@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         redis_url: None,
         tls: None,
         event_retention_hours: 24,
+        webhook_retry_seconds: 600,
     };
     let store = startup::open_store(&settings.database).await?;
     let directory = startup::open_directory(&settings, store, Arc::new(SystemClock)).await?;

@@ -5,9 +5,12 @@ use roster_domain::Account;
 use serde::Serialize;
 
 /// An account and all its settings, keys in alphabetical order like every roster record.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Account)]
 pub struct AccountView<'a> {
+    #[schema(format = DateTime)]
     date_created: String,
+    #[schema(format = DateTime)]
     date_updated: String,
     kyc_complete: bool,
     name: &'a str,

@@ -73,10 +73,7 @@ impl Caller {
     fn of(request: &Request) -> Self {
         Self {
             credentials: basic_credentials(request.headers()),
-            client: request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            client: client_address(request),
             // Decoded like every other path segment: `de%6do` is the account `demo`.
             path_sid: path_sid(request.uri().path()).map(|raw| {
                 percent_encoding::percent_decode_str(raw)
@@ -120,17 +117,8 @@ async fn authenticate(state: &AppState, caller: &Caller) -> Result<AccountSid, R
 /// Answers failed credentials with 401, or 429 once the client address has failed too
 /// often this minute, so guessing cannot go on at full speed.
 fn refuse_credentials(state: &AppState, client: Option<IpAddr>) -> Response {
-    let now = state.directory.clock().now().as_second();
-    if let Some(retry_after) = state.failed_auth.record_failure(client, now) {
-        state.metrics.rate_limited(RateLimitReason::FailedAuth);
-        let error = ApiError::RateLimited {
-            description: ApiError::TOO_MANY_FAILURES,
-        };
-        let mut response = error.into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, number(retry_after));
-        return response;
+    if let Some(limited) = count_failure(state, client) {
+        return limited;
     }
     let mut response = ApiError::Unauthenticated.into_response();
     response.headers_mut().insert(
@@ -140,8 +128,32 @@ fn refuse_credentials(state: &AppState, client: Option<IpAddr>) -> Response {
     response
 }
 
+/// Counts a failed authentication from `client`; once the address is over its budget for
+/// the minute, returns the 429 to answer instead of the usual refusal.
+pub(crate) fn count_failure(state: &AppState, client: Option<IpAddr>) -> Option<Response> {
+    let now = state.directory.clock().now().as_second();
+    let retry_after = state.failed_auth.record_failure(client, now)?;
+    state.metrics.rate_limited(RateLimitReason::FailedAuth);
+    let error = ApiError::RateLimited {
+        description: ApiError::TOO_MANY_FAILURES,
+    };
+    let mut response = error.into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, number(retry_after));
+    Some(response)
+}
+
+/// The address a request came from, when the server recorded it.
+pub(crate) fn client_address(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 /// Reads `Authorization: Basic base64(key:token)`. The token may itself hold colons.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

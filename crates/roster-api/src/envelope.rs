@@ -13,16 +13,68 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::reply::Reply;
+use crate::reply::{Metadata, Reply};
 
-/// Marks a response that is a stream rather than one JSON answer: it passes the envelope
-/// untouched but for its request id header.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Streamed;
+/// Longest path and query roster reads. hyper answers a target over 65,534 bytes itself,
+/// with a bare 414 before roster sees the request; this puts the range below that in the
+/// envelope, far above the longest sensible list query (50 addresses).
+const MAX_TARGET_BYTES: usize = 32 * 1024;
+/// Most header bytes (names and values) roster reads. hyper's own limits sit above: its
+/// read buffer (about 400 KiB) and 100 header fields, refused with a bare 431.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// How much of a path the request's log line keeps, so long paths cannot bloat the log.
+const LOGGED_PATH_BYTES: usize = 1024;
 
 /// The account a request was made for, left on the response for the log line.
 #[derive(Debug, Clone)]
 pub(crate) struct AccountTag(pub(crate) String);
+
+// The envelope as the OpenAPI document describes it: the keys `wrap` writes, in its order.
+// `wrap` writes bytes for speed rather than serialising this type; the tests below hold
+// the two together. Doc comments here are the document's descriptions.
+/// The envelope every answer is written in, keys in this order.
+#[derive(utoipa::ToSchema)]
+#[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+#[allow(
+    dead_code,
+    reason = "a description of what `wrap` writes, read only by tests"
+)]
+pub(crate) struct Envelope<R> {
+    /// 32 lower-case hex characters (a v4 UUID without dashes), new for every request;
+    /// also sent as the header `X-Request-Id`.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    request_id: String,
+    /// The request's method, upper case.
+    method: String,
+    /// Equal to the HTTP status.
+    http_code: u16,
+    response: R,
+}
+
+/// The envelope of a paged list: `metadata` comes before the `response`.
+#[derive(utoipa::ToSchema)]
+#[cfg_attr(test, derive(serde::Deserialize), serde(deny_unknown_fields))]
+#[allow(
+    dead_code,
+    reason = "a description of what `wrap` writes, read only by tests"
+)]
+pub(crate) struct PagedEnvelope<R> {
+    /// 32 lower-case hex characters, new for every request; also the header `X-Request-Id`.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    request_id: String,
+    /// The request's method, upper case.
+    method: String,
+    /// Equal to the HTTP status.
+    http_code: u16,
+    /// The page's place in the whole list.
+    metadata: Metadata,
+    response: R,
+}
+
+/// A response that is not an Exotel answer (the OpenAPI document): the envelope layer
+/// passes it through as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unwrapped;
 
 pub(crate) async fn envelope(
     State(metrics): State<Arc<Metrics>>,
@@ -32,10 +84,14 @@ pub(crate) async fn envelope(
     let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = loggable(request.uri().path());
     // Routing has run (this layer wraps each route), so the route template is known.
     let route = metrics.route(request.extensions().get::<MatchedPath>());
-    let response = next.run(request).await;
+    // Refused before routing, so an oversized request costs no lookup or body read.
+    let response = match oversized(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
     let response = wrap(response, &request_id, &method);
     let latency = started.elapsed();
     route.record(&method, response.status(), latency);
@@ -70,6 +126,33 @@ fn new_request_id() -> String {
         .to_owned()
 }
 
+fn oversized(request: &Request) -> Option<ApiError> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Some(ApiError::UriTooLong);
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > MAX_HEADER_BYTES).then_some(ApiError::HeadersTooLarge)
+}
+
+fn loggable(path: &str) -> String {
+    if path.len() <= LOGGED_PATH_BYTES {
+        return path.to_owned();
+    }
+    let mut end = LOGGED_PATH_BYTES;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &path[..end])
+}
+
 pub(crate) async fn route_not_found() -> ApiError {
     ApiError::RouteNotFound
 }
@@ -82,7 +165,7 @@ pub(crate) fn panic_response(_cause: Box<dyn Any + Send + 'static>) -> Response 
 /// 405, say) is first turned into the matching error, keeping its headers.
 fn wrap(response: Response, request_id: &str, method: &Method) -> Response {
     let (mut parts, body) = response.into_parts();
-    if parts.extensions.get::<Streamed>().is_some() {
+    if parts.extensions.remove::<Unwrapped>().is_some() {
         if let Ok(value) = HeaderValue::from_str(request_id) {
             parts.headers.insert("x-request-id", value);
         }
@@ -133,5 +216,50 @@ fn framework_error(status: StatusCode) -> ApiError {
             ApiError::BadRequest("the request could not be read".to_owned())
         }
         status => ApiError::internal(format!("the framework answered {status}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::{Metadata, Null};
+
+    fn written(reply: Reply) -> serde_json::Value {
+        let response = wrap(reply.into_response(), &"a".repeat(32), &Method::GET);
+        let (parts, body) = response.into_parts();
+        assert_eq!(parts.headers[header::CONTENT_TYPE], "application/json");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = runtime
+            .block_on(axum::body::to_bytes(body, usize::MAX))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    // The document's envelope types hold exactly the keys `wrap` writes (no more: unknown
+    // keys are refused; no fewer: every field is required).
+    #[test]
+    fn what_wrap_writes_is_what_the_document_describes() {
+        let single = written(Reply::record(Null));
+        serde_json::from_value::<Envelope<serde_json::Value>>(single).unwrap();
+
+        let failure = written(ApiError::Unauthenticated.into_reply());
+        serde_json::from_value::<Envelope<serde_json::Value>>(failure).unwrap();
+
+        let metadata = Metadata {
+            total: 3,
+            count: 1,
+            offset: 2,
+            limit: 1,
+        };
+        let page = written(Reply::list([Null], Some(metadata)));
+        let page = serde_json::from_value::<PagedEnvelope<serde_json::Value>>(page).unwrap();
+        assert_eq!(page.metadata.total, 3);
+
+        // A list without metadata is the plain envelope; the paged one needs metadata.
+        let list = written(Reply::list([Null], None));
+        assert!(serde_json::from_value::<PagedEnvelope<serde_json::Value>>(list.clone()).is_err());
+        serde_json::from_value::<Envelope<serde_json::Value>>(list).unwrap();
     }
 }

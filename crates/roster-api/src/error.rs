@@ -29,6 +29,10 @@ pub(crate) enum ApiError {
     /// 400 / 1007, with what was wrong with the request's form.
     BadRequest(String),
     PayloadTooLarge,
+    /// 414 / 1007: a path and query longer than roster reads.
+    UriTooLong,
+    /// 431 / 1007: more header bytes than roster reads.
+    HeadersTooLarge,
     UnsupportedMediaType,
     RouteNotFound,
     MethodNotAllowed,
@@ -99,6 +103,18 @@ impl ApiError {
                 "Request format is invalid",
                 "the request body is larger than 64 KiB".to_owned(),
             ),
+            E::UriTooLong => (
+                StatusCode::URI_TOO_LONG,
+                Some(1007),
+                "Request format is invalid",
+                "the path and query string are longer than 32 KiB".to_owned(),
+            ),
+            E::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Some(1007),
+                "Request format is invalid",
+                "the request headers are larger than 32 KiB".to_owned(),
+            ),
             E::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Some(1011),
@@ -135,7 +151,7 @@ impl ApiError {
     pub(crate) fn into_reply(self) -> Reply {
         // Refusals that never vary are serialised once: they are what a flood of bad or
         // over-budget requests gets, and should cost as little as possible.
-        static CONSTANT: [OnceLock<Reply>; 11] = [const { OnceLock::new() }; 11];
+        static CONSTANT: [OnceLock<Reply>; 13] = [const { OnceLock::new() }; 13];
         if let Some(slot) = self.constant_slot().and_then(|at| CONSTANT.get(at)) {
             return slot.get_or_init(|| self.render()).clone();
         }
@@ -157,6 +173,8 @@ impl ApiError {
             E::MethodNotAllowed => 8,
             E::RateLimited { description } if *description == Self::BUDGET_SPENT => 9,
             E::RateLimited { description } if *description == Self::TOO_MANY_FAILURES => 10,
+            E::UriTooLong => 11,
+            E::HeadersTooLarge => 12,
             _ => return None,
         })
     }

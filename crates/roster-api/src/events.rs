@@ -17,11 +17,12 @@ use roster_service::{Directory, EVENT_PAGE};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::envelope::Streamed;
+use crate::envelope::{Envelope, Unwrapped};
 use crate::error::ApiError;
 use crate::input::Query;
 use crate::metrics::StreamGuard;
-use crate::users::{DeviceView, UserView};
+use crate::reply::Failure;
+use crate::users::{AccountPath, DeviceView, UserView};
 use crate::AppState;
 
 /// How often a stream looks for new events: changes made on another node reach it within
@@ -29,10 +30,42 @@ use crate::AppState;
 const POLL: Duration = Duration::from_millis(250);
 /// How often an idle stream sends a comment, so proxies and clients know it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an open stream checks that its credentials still hold: a revoked key or a
+/// deleted account ends it within about this time.
+const RECHECK: Duration = Duration::from_secs(1);
 
+/// Stream the account's changes (extension)
+///
+/// Server-Sent Events, one per change of a user or device: `id` (increasing by one per
+/// account), `event` (`user.created`, `user.updated`, `user.deleted`, `device.created`,
+/// `device.updated`, `device.deleted`) and `data`, a JSON object with the event's `id`,
+/// `type`, `timestamp`, `account_sid`, `user_id` and the record as `GET` shows it. Without
+/// `Last-Event-ID` the stream starts with the next change; with it, every kept event after
+/// that id comes first. Events older than the retention window are forgotten; a client
+/// that missed some gets a `stream.gap` event first, with `last_event_id` and
+/// `next_event_id`.
+#[utoipa::path(
+    get,
+    path = "/v2/accounts/{sid}/events",
+    tag = "events",
+    params(
+        AccountPath,
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last event id the client \
+            saw; what came after it is sent first."),
+        ("last_event_id" = Option<u64>, Query, description = "The same, for a first \
+            connection that cannot set headers; the header wins."),
+    ),
+    responses(
+        (status = 200, description = "The stream, until the client or the server ends it.",
+            content_type = "text/event-stream", body = String),
+        (status = 400, body = Envelope<Failure>,
+            description = "1007 `Last-Event-ID` is not a whole number."),
+    )
+)]
 pub(crate) async fn stream_events(
     State(state): State<AppState>,
     Extension(account): Extension<Arc<Account>>,
+    _path: axum::extract::Path<AccountPath>,
     headers: HeaderMap,
     query: Query,
 ) -> Result<Response, ApiError> {
@@ -57,6 +90,8 @@ pub(crate) async fn stream_events(
     let cursor = Cursor {
         directory: state.directory.clone(),
         account,
+        credentials: crate::auth::basic_credentials(&headers),
+        checked: tokio::time::Instant::now(),
         after,
         pending,
         stopping: state.stopping.clone(),
@@ -65,7 +100,7 @@ pub(crate) async fn stream_events(
     let sse = Sse::new(stream::unfold(cursor, Cursor::next))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE));
     let mut response = sse.into_response();
-    response.extensions_mut().insert(Streamed);
+    response.extensions_mut().insert(Unwrapped);
     Ok(response)
 }
 
@@ -93,6 +128,9 @@ fn gap_event(last: u64, next: u64) -> SseEvent {
 struct Cursor {
     directory: Arc<Directory>,
     account: Arc<Account>,
+    /// The key and token the stream was opened with, checked again every [`RECHECK`].
+    credentials: Option<(String, String)>,
+    checked: tokio::time::Instant,
     after: u64,
     pending: VecDeque<SseEvent>,
     stopping: watch::Receiver<bool>,
@@ -107,7 +145,7 @@ impl Cursor {
             if let Some(event) = self.pending.pop_front() {
                 return Some((Ok(event), self));
             }
-            if *self.stopping.borrow() {
+            if *self.stopping.borrow() || !self.still_admitted().await {
                 return None;
             }
             let events = match self.directory.events_after(&self.account, self.after).await {
@@ -133,6 +171,27 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// Whether the stream's key is still valid for its account, and the account still
+    /// there; answered from the directory's short-lived caches.
+    async fn still_admitted(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        self.checked = tokio::time::Instant::now();
+        let Some((key, token)) = &self.credentials else {
+            return false;
+        };
+        let sid = &self.account.sid;
+        match self.directory.authenticate(key, token).await {
+            Ok(owner) if owner == *sid => {
+                matches!(self.directory.account(sid).await, Ok(Some(_)))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// An event as a stream carries it: the record as `GET` shows it with every optional part.
 #[derive(Serialize)]
 struct EventView<'a> {
@@ -153,6 +212,15 @@ enum RecordView<'a> {
 }
 
 fn to_sse(event: &Event, account: &Account) -> SseEvent {
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event(event.kind.as_str())
+        .data(event_json(event, account))
+}
+
+/// An event as streams and webhooks carry it: its id, type, time, account and user, and the
+/// record as `GET` shows it with every optional part.
+pub fn event_json(event: &Event, account: &Account) -> String {
     let every_part = UserFields {
         devices: true,
         active_call: true,
@@ -170,9 +238,5 @@ fn to_sse(event: &Event, account: &Account) -> SseEvent {
         },
     };
     // Our own plain structs always serialise.
-    let data = serde_json::to_string(&view).unwrap_or_default();
-    SseEvent::default()
-        .id(event.id.to_string())
-        .event(event.kind.as_str())
-        .data(data)
+    serde_json::to_string(&view).unwrap_or_default()
 }

@@ -47,11 +47,13 @@ impl JsonObject {
     }
 
     /// A whole non-negative number, or 400 / 1007 when the field holds another JSON type.
+    /// JSON does not tell `1342` from `1342.0` or `1.342e3`: all three are that number.
     pub(crate) fn unsigned(&self, field: Field) -> Result<Option<u64>, ApiError> {
         match self.0.get(field.wire_name()) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n
                 .as_u64()
+                .or_else(|| n.as_f64().and_then(whole))
                 .map(Some)
                 .ok_or_else(|| wrong_type(field, "a whole number")),
             Some(_) => Err(wrong_type(field, "a whole number")),
@@ -106,6 +108,13 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
             let _ = serde_json::to_writer(&mut *out, scalar);
         }
     }
+}
+
+/// A float that is a whole number a `u64` holds.
+fn whole(value: f64) -> Option<u64> {
+    let fits = value.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&value);
+    // Exact: the value is whole and within range.
+    fits.then_some(value as u64)
 }
 
 /// A body that may be empty: `None` for no bytes (or only whitespace), else a JSON object.
@@ -182,7 +191,7 @@ fn is_length_limit(error: &axum::Error) -> bool {
     false
 }
 
-fn parse_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<JsonObject, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(JsonObject(map)),
         Ok(_) => Err(ApiError::BadRequest(
@@ -346,6 +355,24 @@ mod tests {
         assert!(parse_object(b"{\"a\":1}").is_ok());
         for raw in [&b"[]"[..], b"null", b"\"x\"", b"", b"{", b"1"] {
             assert!(parse_object(raw).is_err());
+        }
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_or_exponent_are_whole_numbers() {
+        let read = |raw: &str| {
+            let body = format!(r#"{{"rate_limit_per_minute": {raw}}}"#);
+            parse_object(body.as_bytes())
+                .unwrap()
+                .unsigned(Field::RateLimitPerMinute)
+                .ok()
+                .flatten()
+        };
+        assert_eq!(read("1342"), Some(1342));
+        assert_eq!(read("1342.0"), Some(1342));
+        assert_eq!(read("1.342e3"), Some(1342));
+        for refused in ["1.5", "-1", "-1.0", "1e20", "\"7\""] {
+            assert_eq!(read(refused), None, "{refused}");
         }
     }
 

@@ -3,30 +3,39 @@
 
 mod accounts;
 mod auth;
+mod body;
 mod conditional;
 mod devices;
 mod envelope;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod input;
 mod metrics;
+mod openapi;
 mod operator;
 mod probes;
 mod reply;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use axum::{middleware, Router};
 use roster_domain::RegionName;
 use roster_service::{Directory, RateLimiter};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use accounts::AccountView;
 pub use auth::FailedAuthLimiter;
+pub use events::event_json;
 pub use metrics::Metrics;
 pub use operator::{IssuedKeyView, KeyView, SipCredentialsView};
 pub use users::{DeviceView, UserView};
+pub use webhooks::{DeliveryView, NewWebhookView, WebhookView};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -45,55 +54,27 @@ pub struct AppState {
 }
 
 /// Builds the whole application: every route in one table, then the layers every request
-/// passes through, and beside them the probes and `/metrics`. Each Users API path is
-/// served under `accounts` and `Accounts`.
+/// passes through, and beside them the probes and `/metrics` (outside the envelope).
+/// Each route is registered through its handler's OpenAPI declaration, so
+/// the document served at `/openapi.json` lists exactly what is served. Each Users API
+/// path is served under `accounts` and `Accounts`; the document names only `accounts`.
 pub fn router(state: AppState) -> Router {
-    let gate = || middleware::from_fn_with_state(state.clone(), auth::gate);
-    let mut users_api = Router::new();
-    for accounts in ["accounts", "Accounts"] {
-        let base = format!("/v2/{accounts}/{{sid}}/users");
-        let user = format!("{base}/{{user_id}}");
-        let device = format!("{user}/devices/{{device_id}}");
-        users_api = users_api
-            .route(
-                &base,
-                get(users::list_users)
-                    .post(users::create_user)
-                    .route_layer(gate()),
-            )
-            .route(
-                &user,
-                get(users::get_user)
-                    .put(users::update_user)
-                    .delete(users::delete_user)
-                    .route_layer(gate()),
-            )
-            .route(
-                &format!("{user}/devices"),
-                get(devices::list_devices)
-                    .post(devices::add_device)
-                    .route_layer(gate()),
-            )
-            .route(
-                &device,
-                put(devices::update_device)
-                    .delete(devices::delete_device)
-                    .route_layer(gate()),
-            )
-            .route(
-                &format!("{device}/password"),
-                put(devices::set_sip_password).route_layer(gate()),
-            )
-            .route(
-                &format!("/v2/{accounts}/{{sid}}/events"),
-                get(events::stream_events).route_layer(gate()),
-            );
-    }
+    let (routes, doc) = users_routes(&state)
+        .merge(operator_routes(&state))
+        .split_for_parts();
+    // Built once per server; each request is served a clone of the same bytes.
+    let document = openapi::finish(doc);
 
     let probes = probes::routes(state.clone());
     let metrics = state.metrics.clone();
-    let api = users_api
-        .merge(operator_routes(&state))
+    let api = routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { openapi::serve(&document) }
+            }),
+        )
         .fallback(envelope::route_not_found)
         .with_state(state)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -103,57 +84,67 @@ pub fn router(state: AppState) -> Router {
     probes.merge(api)
 }
 
+/// The Users API's table, every route behind the account gate.
+fn users_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    // Per method, so a wrong method is refused (405) before authentication.
+    let gate = || middleware::from_fn_with_state(state.clone(), auth::gate);
+    [
+        routes!(users::list_users, users::create_user),
+        routes!(users::get_user, users::update_user, users::delete_user),
+        routes!(devices::list_devices, devices::add_device),
+        routes!(devices::update_device, devices::delete_device),
+        routes!(devices::set_sip_password),
+        routes!(events::stream_events),
+    ]
+    .into_iter()
+    .fold(
+        OpenApiRouter::with_openapi(openapi::base()),
+        |table, group| with_alias(table, group.map(|methods| methods.route_layer(gate()))),
+    )
+}
+
+/// Registers a documented group of handlers, and serves its path with `Accounts` too.
+fn with_alias(
+    table: OpenApiRouter<AppState>,
+    group: UtoipaMethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let (_, paths, methods) = &group;
+    let table = paths.paths.keys().fold(table, |table, path| {
+        let alias = path.replacen("/v2/accounts/", "/v2/Accounts/", 1);
+        table.route(&alias, methods.clone())
+    });
+    table.routes(group)
+}
+
 /// The operator API's table, every route behind the operator token; with no token
-/// configured there are no operator routes at all, so they answer like unknown ones.
-fn operator_routes(state: &AppState) -> Router<AppState> {
+/// configured there are no operator routes at all, so they answer like unknown ones and
+/// the document leaves them out.
+fn operator_routes(state: &AppState) -> OpenApiRouter<AppState> {
     if state.operator_token.is_none() {
-        return Router::new();
+        return OpenApiRouter::new();
     }
     // Per method, so a wrong method is refused (405) before the token is looked at.
     let gate = || middleware::from_fn_with_state(state.clone(), operator::gate);
-    let account = "/operator/v1/accounts/{sid}";
-    Router::new()
-        .route(
-            "/operator/v1/accounts",
-            get(operator::list_accounts)
-                .post(operator::create_account)
-                .route_layer(gate()),
-        )
-        .route(
-            account,
-            get(operator::get_account)
-                .put(operator::update_account)
-                .delete(operator::delete_account)
-                .route_layer(gate()),
-        )
-        .route(
-            &format!("{account}/keys"),
-            get(operator::list_keys)
-                .post(operator::issue_key)
-                .route_layer(gate()),
-        )
-        .route(
-            "/operator/v1/keys/{api_key}",
-            delete(operator::revoke_key).route_layer(gate()),
-        )
-        .route(
-            &format!("{account}/verifications"),
-            post(operator::verify_device).route_layer(gate()),
-        )
-        .route(
-            &format!("{account}/devices/{{device_id}}/calls/start"),
-            post(operator::start_call).route_layer(gate()),
-        )
-        .route(
-            &format!("{account}/devices/{{device_id}}/calls/end"),
-            post(operator::end_call).route_layer(gate()),
-        )
-        .route(
-            &format!("{account}/users/{{user_id}}/logins"),
-            post(operator::record_login).route_layer(gate()),
-        )
-        .route(
-            &format!("{account}/sip-credentials/{{username}}"),
-            get(operator::sip_credentials).route_layer(gate()),
-        )
+    [
+        routes!(operator::list_accounts, operator::create_account),
+        routes!(
+            operator::get_account,
+            operator::update_account,
+            operator::delete_account
+        ),
+        routes!(operator::list_keys, operator::issue_key),
+        routes!(operator::revoke_key),
+        routes!(operator::verify_device),
+        routes!(operator::start_call),
+        routes!(operator::end_call),
+        routes!(operator::record_login),
+        routes!(operator::sip_credentials),
+        routes!(webhooks::list_webhooks, webhooks::add_webhook),
+        routes!(webhooks::remove_webhook),
+        routes!(webhooks::deliveries),
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::new(), |table, group| {
+        table.routes(group.map(|methods| methods.route_layer(gate())))
+    })
 }

@@ -50,6 +50,8 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
+    pub const ALL: [DeviceKind; 2] = [DeviceKind::Tel, DeviceKind::Sip];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceKind::Tel => "tel",
@@ -66,6 +68,8 @@ pub enum DeviceStatus {
 }
 
 impl DeviceStatus {
+    pub const ALL: [DeviceStatus; 2] = [DeviceStatus::Free, DeviceStatus::Busy];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceStatus::Free => "free",

@@ -27,11 +27,13 @@ pub enum Field {
     Trial,
     KycComplete,
     RateLimitPerMinute,
+    Url,
+    Secret,
 }
 
 impl Field {
     /// The field's name in request bodies and query strings.
-    pub fn wire_name(self) -> &'static str {
+    pub const fn wire_name(self) -> &'static str {
         match self {
             Field::FirstName => "first_name",
             Field::LastName => "last_name",
@@ -55,6 +57,8 @@ impl Field {
             Field::Trial => "trial",
             Field::KycComplete => "kyc_complete",
             Field::RateLimitPerMinute => "rate_limit_per_minute",
+            Field::Url => "url",
+            Field::Secret => "secret",
         }
     }
 }

@@ -14,6 +14,7 @@ mod phone;
 mod sip;
 mod user;
 mod version;
+mod webhook;
 
 pub use account::{Account, AccountSettings, ApiKey, RateLimit, TimeZoneName};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -30,3 +31,4 @@ pub use phone::E164;
 pub use sip::SipUri;
 pub use user::{NewUser, Role, User, UserChanges, UserFields};
 pub use version::{Precondition, FIRST_VERSION};
+pub use webhook::{Delivery, DeliveryStatus, Webhook};

@@ -7,10 +7,15 @@ use std::fmt;
 pub struct SipPassword(String);
 
 impl SipPassword {
-    /// At least 8 characters, with at least three of: lower case, upper case, digit, other.
+    /// At least 8 characters, with at least three of: lower case, upper case, digit, other;
+    /// no control characters, which no phone's keypad can enter and C-based SIP stacks
+    /// may cut the password at.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         const WEAK: &str =
             "must be at least 8 characters with three of: lower case, upper case, digit, other";
+        if raw.chars().any(char::is_control) {
+            return Err("must not hold control characters");
+        }
         if raw.chars().count() < 8 {
             return Err(WEAK);
         }
@@ -85,6 +90,8 @@ mod tests {
         assert!(SipPassword::parse("Password").is_err());
         assert!(SipPassword::parse("Passw0rd").is_ok());
         assert!(SipPassword::parse("pass word1").is_ok());
+        assert!(SipPassword::parse("Passw0rd\0").is_err());
+        assert!(SipPassword::parse("Pass\tw0rd").is_err());
         assert!(!format!("{:?}", SipPassword::parse("Passw0rd").unwrap()).contains("Passw0rd"));
     }
 }

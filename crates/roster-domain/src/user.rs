@@ -14,6 +14,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, as the wire names them in this order.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Supervisor, Role::User];
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         match raw {
             "admin" => Ok(Role::Admin),

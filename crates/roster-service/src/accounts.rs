@@ -42,12 +42,15 @@ pub struct AccountSettingsInput {
 
 impl AccountSettingsInput {
     pub fn parse(self) -> Result<AccountSettings, ServiceError> {
-        if self
-            .name
-            .as_deref()
-            .is_some_and(|n| n.trim().is_empty() || n.chars().count() > 100)
-        {
-            return Err(ServiceError::setting("name", "must be 1 to 100 characters"));
+        // Control characters are refused too: PostgreSQL cannot store a NUL, and no
+        // dashboard shows the others sensibly.
+        if self.name.as_deref().is_some_and(|n| {
+            n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control)
+        }) {
+            return Err(ServiceError::setting(
+                "name",
+                "must be 1 to 100 characters, none of them control characters",
+            ));
         }
         let rate_limit = self
             .rate_limit_per_minute

@@ -13,6 +13,7 @@ mod idempotency;
 mod operator;
 mod rate_limit;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 

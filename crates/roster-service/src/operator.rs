@@ -2,7 +2,8 @@
 //! verifying numbers, call state, logins, SIP credentials, removing accounts, listing keys.
 
 use roster_domain::{
-    AccountSid, ApiKey, ContactUri, Device, DeviceId, RuleError, SipCredentials, User, UserId,
+    AccountSid, ApiKey, ContactUri, Device, DeviceId, RuleError, SipCredentials, SipUri, User,
+    UserId,
 };
 
 use crate::{Directory, ServiceError};
@@ -67,12 +68,17 @@ impl Directory {
         username: &str,
     ) -> Result<SipCredentials, ServiceError> {
         let account = self.require_account(sid).await?;
-        let credentials = self.store.sip_credentials(&account.sid, username).await?;
-        credentials.ok_or_else(|| {
+        let not_found = || {
             ServiceError::NotFound(format!(
                 "no sip credentials for {username} in account {sid}"
             ))
-        })
+        };
+        // A name no softphone can have is not looked up: PostgreSQL refuses a NUL in it.
+        if SipUri::parse(&format!("sip:{username}")).is_err() {
+            return Err(not_found());
+        }
+        let credentials = self.store.sip_credentials(&account.sid, username).await?;
+        credentials.ok_or_else(not_found)
     }
 
     /// Deletes an account with its users, devices and keys.

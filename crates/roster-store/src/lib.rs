@@ -6,12 +6,14 @@ mod events;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod webhooks;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, Event,
-    NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
+    Event, NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Webhook,
 };
 
 pub use error::{Conflict, StoreError};
@@ -176,8 +178,43 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Event>, StoreError>;
     /// The newest event id the account has issued and the oldest it still keeps.
     async fn event_bounds(&self, account: &AccountSid) -> Result<EventBounds, StoreError>;
-    /// Forgets every account's events from before `before`; returns how many.
+    /// Forgets every account's events, and webhook deliveries, from before `before`;
+    /// returns how many events.
     async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Adds a receiver; its deliveries start after the account's newest event, which the
+    /// returned webhook's cursor holds.
+    async fn add_webhook(&self, hook: &Webhook) -> Result<Webhook, StoreError>;
+    /// The account's receivers, or every account's with `None`.
+    async fn webhooks(&self, account: Option<&AccountSid>) -> Result<Vec<Webhook>, StoreError>;
+    /// `false` when there is no such receiver.
+    async fn remove_webhook(&self, account: &AccountSid, id: &str) -> Result<bool, StoreError>;
+    /// Takes or renews the lease on a receiver for `owner` until `until`, unless another
+    /// owner's lease runs past `now`; the receiver as it stands when taken.
+    async fn lease_webhook(
+        &self,
+        account: &AccountSid,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Webhook>, StoreError>;
+    /// Moves the receiver's cursor to `cursor` and records `delivery`, in one transaction,
+    /// while `owner` holds the lease; `false` when it does not.
+    async fn advance_webhook(
+        &self,
+        account: &AccountSid,
+        id: &str,
+        owner: &str,
+        cursor: u64,
+        delivery: Option<&Delivery>,
+    ) -> Result<bool, StoreError>;
+    /// The account's latest deliveries, newest first.
+    async fn deliveries(
+        &self,
+        account: &AccountSid,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
 
     /// The schema version the database records, read from it: a query that also proves
     /// the database answers.

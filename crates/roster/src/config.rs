@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Hours change events are kept for streams to catch up from. Default: 24
     #[arg(long, env = "ROSTER_EVENT_RETENTION_HOURS", value_name = "HOURS")]
     pub event_retention_hours: Option<u32>,
+
+    /// Seconds a failing webhook delivery is retried before it is parked. Default: 600
+    #[arg(long, env = "ROSTER_WEBHOOK_RETRY_SECONDS", value_name = "SECONDS")]
+    pub webhook_retry_seconds: Option<u32>,
 }
 
 /// The optional configuration file. Unknown keys are refused so typos are noticed.
@@ -80,6 +84,7 @@ struct FileSettings {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     event_retention_hours: Option<u32>,
+    webhook_retry_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +132,8 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// How long change events are kept for streams to catch up from.
     pub event_retention_hours: u32,
+    /// How long a failing webhook delivery is retried before it is parked.
+    pub webhook_retry_seconds: u32,
 }
 
 impl Settings {
@@ -139,6 +146,7 @@ impl Settings {
             None => FileSettings::default(),
         };
         let pick = |flag: &Option<String>, file: Option<String>| flag.clone().or(file);
+        let (event_retention_hours, webhook_retry_seconds) = event_settings(serve, &file)?;
 
         let listen =
             pick(&serve.listen, file.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
@@ -214,17 +222,6 @@ impl Settings {
             serve.tls_key.clone().or(file.tls_key),
         )?;
 
-        let event_retention_hours = serve
-            .event_retention_hours
-            .or(file.event_retention_hours)
-            .unwrap_or(24);
-        if !(1..=24 * 366).contains(&event_retention_hours) {
-            return Err(invalid(
-                "event_retention_hours",
-                "must be from 1 to 8784 (a year)",
-            ));
-        }
-
         Ok(Self {
             listen,
             database,
@@ -238,8 +235,34 @@ impl Settings {
             redis_url,
             tls,
             event_retention_hours,
+            webhook_retry_seconds,
         })
     }
+}
+
+/// How long events are kept, and how long a failing webhook delivery is retried.
+fn event_settings(serve: &ServeArgs, file: &FileSettings) -> anyhow::Result<(u32, u32)> {
+    let retention = serve
+        .event_retention_hours
+        .or(file.event_retention_hours)
+        .unwrap_or(24);
+    if !(1..=24 * 366).contains(&retention) {
+        return Err(invalid(
+            "event_retention_hours",
+            "must be from 1 to 8784 (a year)",
+        ));
+    }
+    let retry = serve
+        .webhook_retry_seconds
+        .or(file.webhook_retry_seconds)
+        .unwrap_or(600);
+    if !(1..=7 * 24 * 60 * 60).contains(&retry) {
+        return Err(invalid(
+            "webhook_retry_seconds",
+            "must be from 1 to 604800 (a week)",
+        ));
+    }
+    Ok((retention, retry))
 }
 
 /// HTTPS needs both files; one without the other is a mistake, not a request for HTTP.

@@ -129,6 +129,12 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let retention = SignedDuration::from_hours(i64::from(settings.event_retention_hours));
         tokio::spawn(purge_events(directory.clone(), retention, stopping.clone()));
+        let retry_for = Duration::from_secs(u64::from(settings.webhook_retry_seconds));
+        tokio::spawn(crate::webhooks::dispatch(
+            directory.clone(),
+            retry_for,
+            stopping.clone(),
+        ));
         let state = AppState {
             directory,
             rate_limiter: rate_limiter(settings)?,

@@ -885,3 +885,118 @@ fn describe(output: &Output) -> String {
         stderr_of(output)
     )
 }
+
+// ---------------------------------------------------------------------------------------
+// event stream and webhooks
+// ---------------------------------------------------------------------------------------
+
+/// The `event:` and parsed `data:` of the next event on an SSE response, within `wait`.
+async fn next_event(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    wait: Duration,
+) -> Option<(String, Value)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_owned())
+            };
+            if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
+                return Some((event, parse(&data)));
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk()).await;
+        match chunk {
+            Ok(Ok(Some(bytes))) => buffer.push_str(std::str::from_utf8(&bytes).unwrap()),
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_sees_a_change_made_through_the_api_then_one_made_by_the_cli_in_order_within_a_second(
+) {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let server = roster.serve(None);
+    let mut stream = server
+        .client
+        .get(format!("http://{}/v2/accounts/acme/events", server.address))
+        .basic_auth(&acme.key, Some(&acme.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+
+    let started = Instant::now();
+    let user = server.create_user(&acme).await;
+    let (created, through_api) = next_event(&mut stream, &mut buffer, Duration::from_secs(1))
+        .await
+        .expect("the API's change within a second");
+    let api_latency = started.elapsed();
+    let device = user["devices"][0]["id"].as_u64().unwrap().to_string();
+    let started = Instant::now();
+    roster.cli_json(&["calls", "start", "acme", &device]);
+    let cli_done = started.elapsed();
+    let (updated, through_cli) = next_event(&mut stream, &mut buffer, Duration::from_secs(1))
+        .await
+        .expect("the CLI's change within a second");
+    let cli_latency = started.elapsed() - cli_done;
+
+    assert!(api_latency < Duration::from_secs(1), "{api_latency:?}");
+    assert!(cli_latency < Duration::from_secs(1), "{cli_latency:?}");
+    assert_eq!(created, "user.created");
+    assert_eq!(through_api["data"]["id"], user["id"]);
+    assert_eq!(updated, "device.updated");
+    assert_eq!(through_cli["data"]["status"], "busy");
+    assert_eq!(
+        through_cli["id"].as_u64(),
+        through_api["id"].as_u64().map(|id| id + 1)
+    );
+}
+
+#[tokio::test]
+async fn webhooks_are_added_listed_without_secrets_shown_in_deliveries_and_removed() {
+    let roster = Roster::new();
+    roster.account_with_key("acme");
+
+    let added = roster.cli_json(&["webhooks", "add", "acme", "http://127.0.0.1:9/hooks"]);
+    let id = added["id"].as_str().unwrap().to_owned();
+    let listed = roster.cli_json(&["webhooks", "list", "acme"]);
+    let deliveries = roster.cli_json(&["webhooks", "deliveries", "acme"]);
+    let removed = roster.cli_json(&["webhooks", "remove", "acme", &id]);
+    let after = roster.cli_json(&["webhooks", "list", "acme"]);
+
+    assert_eq!(
+        keys(&added),
+        [
+            "id",
+            "account_sid",
+            "url",
+            "last_event_id",
+            "date_created",
+            "secret"
+        ]
+    );
+    assert!(id.starts_with("wh_"), "{id}");
+    let secret = added["secret"].as_str().unwrap();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["url"], "http://127.0.0.1:9/hooks");
+    assert!(!listed.to_string().contains(secret));
+    assert_eq!(deliveries, json!([]));
+    assert_eq!(removed, json!({ "webhook_id": id, "removed": true }));
+    assert_eq!(after, json!([]));
+    roster.cli_fails(&["webhooks", "add", "acme", "ftp://example.com"], "url");
+    roster.cli_fails(&["webhooks", "remove", "acme", &id], &id);
+    roster.cli_fails(&["webhooks", "list", "missing"], "missing");
+}

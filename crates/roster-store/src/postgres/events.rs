@@ -116,6 +116,11 @@ pub(super) async fn bounds(db: &impl Db, account: &AccountSid) -> Result<EventBo
 
 pub(super) async fn purge(db: &impl Db, before: Timestamp) -> Result<u64, StoreError> {
     db.run(
+        "DELETE FROM webhook_deliveries WHERE at_micros < $1",
+        &[&before.as_microsecond()],
+    )
+    .await?;
+    db.run(
         "DELETE FROM events WHERE at_micros < $1",
         &[&before.as_microsecond()],
     )

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0003_versions_and_idempotency.sql"),
     ),
     (4, include_str!("../../migrations/postgres/0004_events.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_webhooks.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -9,6 +9,7 @@ mod events;
 mod idempotency;
 mod migrate;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +18,9 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, Event,
-    NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
+    Event, NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Webhook,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -431,6 +433,51 @@ impl Store for PostgresStore {
 
     async fn purge_events(&self, before: Timestamp) -> Result<u64, StoreError> {
         events::purge(&self.client().await?, before).await
+    }
+
+    async fn add_webhook(&self, hook: &Webhook) -> Result<Webhook, StoreError> {
+        webhooks::add(&self.client().await?, hook).await
+    }
+
+    async fn webhooks(&self, account: Option<&AccountSid>) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::list(&self.client().await?, account).await
+    }
+
+    async fn remove_webhook(&self, account: &AccountSid, id: &str) -> Result<bool, StoreError> {
+        webhooks::remove(&self.client().await?, account, id).await
+    }
+
+    async fn lease_webhook(
+        &self,
+        account: &AccountSid,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Webhook>, StoreError> {
+        webhooks::lease(&self.client().await?, account, id, owner, now, until).await
+    }
+
+    async fn advance_webhook(
+        &self,
+        account: &AccountSid,
+        id: &str,
+        owner: &str,
+        cursor: u64,
+        delivery: Option<&Delivery>,
+    ) -> Result<bool, StoreError> {
+        in_transaction!(self, |tx| webhooks::advance(
+            &tx, account, id, owner, cursor, delivery
+        )
+        .await)
+    }
+
+    async fn deliveries(
+        &self,
+        account: &AccountSid,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        webhooks::deliveries(&self.client().await?, account, limit).await
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {

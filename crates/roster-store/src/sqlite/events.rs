@@ -115,6 +115,9 @@ pub(super) fn bounds(conn: &Connection, account: &AccountSid) -> Result<EventBou
 }
 
 pub(super) fn purge(conn: &Connection, before: Timestamp) -> Result<u64, StoreError> {
+    conn.prepare_cached("DELETE FROM webhook_deliveries WHERE at_micros < ?1")
+        .and_then(|mut s| s.execute([before.as_microsecond()]))
+        .map_err(write_error)?;
     let purged = conn
         .prepare_cached("DELETE FROM events WHERE at_micros < ?1")
         .and_then(|mut s| s.execute([before.as_microsecond()]))

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0003_versions_and_idempotency.sql"),
     ),
     (4, include_str!("../../migrations/sqlite/0004_events.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_webhooks.sql")),
 ];
 
 /// The newest schema version this build knows.

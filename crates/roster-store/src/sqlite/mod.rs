@@ -8,6 +8,7 @@ mod idempotency;
 mod migrate;
 mod rows;
 mod users;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -17,8 +18,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, Event,
-    NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
+    Event, NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
+    Webhook,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -375,6 +377,63 @@ impl Store for SqliteStore {
         self.writer
             .write(move |conn| events::purge(conn, before))
             .await
+    }
+
+    async fn add_webhook(&self, hook: &Webhook) -> Result<Webhook, StoreError> {
+        let hook = hook.clone();
+        self.writer
+            .write(move |conn| webhooks::add(conn, &hook))
+            .await
+    }
+
+    async fn webhooks(&self, account: Option<&AccountSid>) -> Result<Vec<Webhook>, StoreError> {
+        self.read(|conn| webhooks::list(conn, account))
+    }
+
+    async fn remove_webhook(&self, account: &AccountSid, id: &str) -> Result<bool, StoreError> {
+        let (account, id) = (account.clone(), id.to_owned());
+        self.writer
+            .write(move |conn| webhooks::remove(conn, &account, &id))
+            .await
+    }
+
+    async fn lease_webhook(
+        &self,
+        account: &AccountSid,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Webhook>, StoreError> {
+        let (account, id, owner) = (account.clone(), id.to_owned(), owner.to_owned());
+        self.writer
+            .write(move |conn| webhooks::lease(conn, &account, &id, &owner, now, until))
+            .await
+    }
+
+    async fn advance_webhook(
+        &self,
+        account: &AccountSid,
+        id: &str,
+        owner: &str,
+        cursor: u64,
+        delivery: Option<&Delivery>,
+    ) -> Result<bool, StoreError> {
+        let (account, id, owner) = (account.clone(), id.to_owned(), owner.to_owned());
+        let delivery = delivery.cloned();
+        self.writer
+            .write(move |conn| {
+                webhooks::advance(conn, &account, &id, &owner, cursor, delivery.as_ref())
+            })
+            .await
+    }
+
+    async fn deliveries(
+        &self,
+        account: &AccountSid,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.read(|conn| webhooks::deliveries(conn, account, limit))
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {

@@ -5,6 +5,7 @@ mod accounts;
 mod directory;
 mod keys;
 mod serve;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -54,6 +55,9 @@ enum Command {
     /// Read softphone credentials for a SIP registrar.
     #[command(subcommand)]
     Sip(directory::SipCommand),
+    /// Register receivers of an account's events and see their deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 impl Cli {
@@ -83,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calls(command) => directory::calls(&directory, command).await,
         Command::Users(command) => directory::users(&directory, command).await,
         Command::Sip(command) => directory::sip(&directory, command).await,
+        Command::Webhooks(command) => webhooks::run(&directory, command).await,
     }
 }
 

@@ -71,6 +71,19 @@ impl EventStream {
         }
     }
 
+    /// Whether the server ends the stream within `wait` (rather than keeping it open).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match timeout(left, self.response.chunk()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// The next `n` messages, each within `wait` of the one before.
     async fn take(&mut self, n: usize, wait: Duration) -> Vec<Message> {
         let mut messages = Vec::new();
@@ -274,4 +287,25 @@ async fn the_stream_is_gated_like_the_rest_of_the_api() {
     app.send(wrong).await.assert_error(401, Some(1010));
     app.send(other).await.assert_error(403, Some(1003));
     app.send(malformed).await.assert_error(400, Some(1007));
+}
+
+#[tokio::test]
+async fn an_open_stream_ends_when_its_key_is_revoked_or_its_account_deleted() {
+    let app = TestApp::spawn().await;
+    let mut revoked = EventStream::open(&app, &app.acme, None).await;
+    let mut deleted = EventStream::open(&app, &app.globex, None).await;
+    let other_key = app.directory.issue_key("acme").await.unwrap();
+    let other = Credentials {
+        sid: "acme".to_owned(),
+        key: other_key.key.id.to_string(),
+        token: other_key.token.expose().to_owned(),
+    };
+    let mut kept = EventStream::open(&app, &other, None).await;
+
+    app.directory.revoke_key(&app.acme.key).await.unwrap();
+    app.directory.delete_account("globex").await.unwrap();
+
+    assert!(revoked.ends_within(Duration::from_secs(3)).await);
+    assert!(deleted.ends_within(Duration::from_secs(3)).await);
+    assert!(!kept.ends_within(Duration::from_secs(2)).await);
 }

@@ -76,6 +76,7 @@ impl TestApp {
             redis_url: None,
             tls: None,
             event_retention_hours: 24,
+            webhook_retry_seconds: 3,
         };
         let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
         let store = startup::open_store(&settings.database).await.unwrap();
@@ -366,6 +367,7 @@ impl TestApp {
             redis_url: None,
             tls: None,
             event_retention_hours: 24,
+            webhook_retry_seconds: 3,
         };
         let store = startup::open_store(&settings.database).await.unwrap();
         let directory = startup::open_directory(&settings, store, self.clock.clone())

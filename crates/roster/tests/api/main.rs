@@ -13,6 +13,7 @@
 #[allow(dead_code, reason = "the storage tests use the rest of it")]
 mod store_support;
 
+mod abuse;
 mod create_user;
 mod delete_user;
 mod devices;
@@ -27,6 +28,9 @@ mod helpers;
 mod idempotency;
 mod list;
 mod metrics;
+mod openapi;
 mod operator;
 mod scenarios;
+mod security;
 mod update_user;
+mod webhooks;

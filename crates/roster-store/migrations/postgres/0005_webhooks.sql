@@ -1,0 +1,27 @@
+-- Receivers of an account's events. `last_event_id` is the last event handled; the lease says
+-- which node delivers to the receiver now, so several nodes never deliver twice at once.
+CREATE TABLE IF NOT EXISTS webhooks (
+    account_sid TEXT NOT NULL REFERENCES accounts (sid) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    last_event_id BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    date_created BIGINT NOT NULL,
+    PRIMARY KEY (account_sid, id)
+);
+
+-- What became of each event sent to each receiver; forgotten with the events.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    account_sid TEXT NOT NULL,
+    webhook_id TEXT NOT NULL,
+    event_id BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    last_status BIGINT,
+    last_error TEXT,
+    at_micros BIGINT NOT NULL,
+    PRIMARY KEY (account_sid, webhook_id, event_id),
+    FOREIGN KEY (account_sid, webhook_id) REFERENCES webhooks (account_sid, id) ON DELETE CASCADE
+);

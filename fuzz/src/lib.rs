@@ -1,0 +1,671 @@
+//! What the fuzz targets share: the real application (router, gate, handlers, directory)
+//! over a small fixed store held in memory, and the checks every answer must pass.
+//!
+//! The store never changes, so one input always gets the same answer: a crash found once
+//! is found again from its file. It checks what the service hands it (limits, normalised
+//! numbers, valid names...) and panics on a value that should never reach storage; the
+//! fuzzer's panic hook turns that into a crash even inside the app's panic-catching layer.
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use jiff::Timestamp;
+use roster_api::{AppState, FailedAuthLimiter};
+use roster_domain::{
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, DeviceKind,
+    DeviceName, DeviceStatus, Email, ManualClock, NamePolicy, NewDevice, NewUser, PersonName,
+    RateLimit, RegionName, Role, RuleError, SipCredentials, SipUri, TimeZoneName, User,
+    UserChanges, UserFields, UserId, E164,
+};
+use roster_service::{Directory, DirectoryOptions, RateDecision, RateLimiter, TokenHasher};
+use roster_store::{Conflict, Store, StoreError, UserPage, UserQuery};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The account without VOIP, and the one with it.
+pub const PLAIN: &str = "plain";
+pub const VOIP: &str = "voip";
+/// A user without an email (devices 11, 12, 13) and one with (devices 21, 22).
+pub const USER_A: &str = "0123456789abcdef0123456789abcdef";
+pub const USER_B: &str = "fedcba9876543210fedcba9876543210";
+/// Values the store reports as already used in the account.
+pub const TAKEN_NUMBER: &str = "+919800000000";
+pub const TAKEN_EMAIL: &str = "taken@example.com";
+pub const OPERATOR_TOKEN: &str = "operator-secret";
+/// Marks seeded SIP passwords: no answer may ever contain it.
+pub const PASSWORD_MARK: &str = "Zq9!";
+
+const TOKEN: &str = "token";
+const PEPPER: &[u8] = b"fuzz-pepper";
+
+fn at() -> Timestamp {
+    Timestamp::from_second(1_700_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn key_of(sid: &str) -> String {
+    format!("{sid}key")
+}
+
+fn account(sid: &str, voip: bool) -> Account {
+    Account {
+        sid: AccountSid::parse(sid).expect("fixed sid"),
+        name: sid.to_owned(),
+        region: RegionName::parse("local").expect("fixed region"),
+        timezone: TimeZoneName::parse("Asia/Kolkata").expect("fixed zone"),
+        voip_enabled: voip,
+        trial: false,
+        kyc_complete: true,
+        rate_limit: RateLimit::DEFAULT,
+        date_created: at(),
+        date_updated: at(),
+    }
+}
+
+fn device(user: UserId, id: u64, contact: &str, verified: bool, on: Option<bool>) -> Device {
+    let contact_uri = ContactUri::parse(contact).expect("fixed contact");
+    Device {
+        id: DeviceId::from_u64(id).expect("fixed device id"),
+        user_id: user,
+        name: DeviceName::default_for(contact_uri.kind()),
+        contact_uri,
+        verified,
+        available: on,
+        status: DeviceStatus::Free,
+    }
+}
+
+fn user(id: &str, fields: UserFields) -> Option<User> {
+    let user_id = UserId::parse(id).ok()?;
+    let (first, last, email, devices) = if id == USER_A {
+        let devices = vec![
+            device(user_id, 11, "+919812345678", true, Some(false)),
+            device(user_id, 12, "+919812345679", false, None),
+            device(user_id, 13, "sip:ashar1a2b3c4d", true, Some(false)),
+        ];
+        ("Asha", "Rao", None, devices)
+    } else if id == USER_B {
+        let devices = vec![
+            device(user_id, 21, "+14155550100", true, Some(false)),
+            device(user_id, 22, "sip:ravik0a1b2c3d", true, Some(true)),
+        ];
+        ("Ravi", "Kumar", Some("ravi@example.com"), devices)
+    } else {
+        return None;
+    };
+    Some(User {
+        id: user_id,
+        first_name: PersonName::parse(first, NamePolicy::Exotel).ok()?,
+        last_name: PersonName::parse(last, NamePolicy::Exotel).ok()?,
+        email: email.and_then(|e| Email::parse(e).ok()),
+        email_verified: false,
+        role: Role::User,
+        date_created: at(),
+        date_updated: at(),
+        last_login: None,
+        devices: fields.needs_devices().then_some(devices),
+    })
+}
+
+fn all_devices(id: UserId) -> Option<Vec<Device>> {
+    let all = UserFields {
+        devices: true,
+        ..UserFields::default()
+    };
+    user(&id.to_string(), all).and_then(|u| u.devices)
+}
+
+/// Panics unless `contact` is a contact in the form storage keeps.
+fn assert_canonical_contact(contact: &ContactUri) {
+    let again = ContactUri::parse(contact.as_str());
+    assert_eq!(
+        again.as_ref(),
+        Ok(contact),
+        "stored contact is not canonical"
+    );
+    if let ContactUri::Tel(number) = contact {
+        assert_canonical_number(number);
+    }
+}
+
+fn assert_canonical_number(number: &E164) {
+    let text = number.as_str();
+    let digits = text.strip_prefix('+').expect("E.164 starts with +");
+    assert!(
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()),
+        "number {text:?} is not normalised"
+    );
+    assert!(!digits.starts_with('0'), "number {text:?} starts with 0");
+}
+
+fn assert_valid_name(name: &PersonName) {
+    assert!(
+        PersonName::parse(name.as_str(), NamePolicy::Exotel).is_ok(),
+        "name {:?} reached storage",
+        name.as_str()
+    );
+}
+
+fn assert_valid_device(device: &NewDevice) {
+    assert_canonical_contact(&device.contact_uri);
+    assert!(
+        DeviceName::parse(device.name.as_str()).is_ok(),
+        "device name {:?} reached storage",
+        device.name.as_str()
+    );
+    assert!((1..DeviceId::LIMIT).contains(&device.id.get()));
+}
+
+/// The fixed store: two accounts, two users with their devices, nothing ever written.
+pub struct FixedStore {
+    keys: Vec<ApiKey>,
+}
+
+impl FixedStore {
+    fn new(hasher: &TokenHasher) -> Self {
+        let keys = [PLAIN, VOIP]
+            .iter()
+            .map(|sid| ApiKey {
+                id: ApiKeyId::parse(&key_of(sid)).expect("fixed key"),
+                account: AccountSid::parse(sid).expect("fixed sid"),
+                token_hash: hasher.hash(TOKEN),
+                date_created: at(),
+                date_revoked: None,
+            })
+            .collect();
+        Self { keys }
+    }
+}
+
+fn known_account(sid: &AccountSid) -> Option<Account> {
+    match sid.as_str() {
+        PLAIN => Some(account(PLAIN, false)),
+        VOIP => Some(account(VOIP, true)),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Store for FixedStore {
+    async fn secret(&self, _name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        Ok(make())
+    }
+
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        assert!(AccountSid::parse(account.sid.as_str()).is_ok());
+        assert!(TimeZoneName::parse(account.timezone.as_str()).is_ok());
+        assert!(RegionName::parse(account.region.as_str()).is_ok());
+        assert!(RateLimit::new(account.rate_limit.per_minute()).is_ok());
+        match known_account(&account.sid) {
+            Some(_) => Err(StoreError::Conflict(Conflict::AccountExists)),
+            None => Ok(()),
+        }
+    }
+
+    async fn update_account(&self, account: &Account) -> Result<bool, StoreError> {
+        assert!(TimeZoneName::parse(account.timezone.as_str()).is_ok());
+        assert!(RegionName::parse(account.region.as_str()).is_ok());
+        Ok(known_account(&account.sid).is_some())
+    }
+
+    async fn account(&self, sid: &AccountSid) -> Result<Option<Account>, StoreError> {
+        Ok(known_account(sid))
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        Ok(vec![account(PLAIN, false), account(VOIP, true)])
+    }
+
+    async fn create_api_key(&self, _key: &ApiKey) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.keys.iter().find(|k| k.id == *id).cloned())
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId, _at: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.keys.iter().any(|k| k.id == *id))
+    }
+
+    async fn create_user(&self, sid: &AccountSid, new: &NewUser) -> Result<User, StoreError> {
+        assert_valid_name(&new.first_name);
+        assert_valid_name(&new.last_name);
+        if let Some(email) = &new.email {
+            assert!(
+                Email::parse(email.as_str()).is_ok(),
+                "email reached storage"
+            );
+        }
+        let voip = sid.as_str() == VOIP;
+        let tel = new
+            .devices
+            .iter()
+            .filter(|d| d.contact_uri.kind() == DeviceKind::Tel);
+        let sip = new
+            .devices
+            .iter()
+            .filter(|d| d.contact_uri.kind() == DeviceKind::Sip);
+        assert_eq!(sip.count(), usize::from(voip), "softphones made on create");
+        assert!(
+            voip || tel.count() == 1,
+            "a user without VOIP needs its phone"
+        );
+        for device in &new.devices {
+            assert_valid_device(device);
+            if device.contact_uri.as_str() == TAKEN_NUMBER {
+                return Err(StoreError::Conflict(Conflict::Number));
+            }
+        }
+        if new
+            .email
+            .as_ref()
+            .is_some_and(|e| e.folded() == TAKEN_EMAIL)
+        {
+            return Err(StoreError::Conflict(Conflict::Email));
+        }
+        Ok(new.clone().into_user())
+    }
+
+    async fn user(
+        &self,
+        _sid: &AccountSid,
+        id: UserId,
+        fields: UserFields,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(user(&id.to_string(), fields))
+    }
+
+    async fn list_users(
+        &self,
+        _sid: &AccountSid,
+        query: &UserQuery,
+    ) -> Result<UserPage, StoreError> {
+        assert!(
+            (1..=50).contains(&query.limit),
+            "limit {} reached storage",
+            query.limit
+        );
+        for email in query.emails.iter().flatten() {
+            assert_eq!(
+                *email,
+                email.to_ascii_lowercase(),
+                "email filter not folded"
+            );
+            assert!(
+                Email::parse(email).is_ok(),
+                "invalid email filter reached storage"
+            );
+        }
+        for contact in query.contacts.iter().flatten() {
+            let parsed = ContactUri::parse(contact).expect("contact filter reached storage");
+            assert_eq!(parsed.as_str(), contact, "contact filter not normalised");
+        }
+        assert!(query.emails.as_ref().is_none_or(|v| v.len() <= 50));
+        assert!(query.contacts.as_ref().is_none_or(|v| v.len() <= 50));
+        let users = if query.offset == 0 {
+            user(USER_A, query.fields).into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        Ok(UserPage { total: 1, users })
+    }
+
+    async fn update_user(
+        &self,
+        _sid: &AccountSid,
+        id: UserId,
+        changes: &UserChanges,
+        _at: Timestamp,
+    ) -> Result<User, StoreError> {
+        changes.first_name.iter().for_each(assert_valid_name);
+        changes.last_name.iter().for_each(assert_valid_name);
+        let current =
+            user(&id.to_string(), UserFields::default()).ok_or(RuleError::UserNotFound)?;
+        if let Some(email) = &changes.email {
+            assert!(
+                Email::parse(email.as_str()).is_ok(),
+                "email reached storage"
+            );
+            if email.folded() == TAKEN_EMAIL {
+                return Err(StoreError::Conflict(Conflict::Email));
+            }
+        }
+        Ok(current.apply(changes)?)
+    }
+
+    async fn delete_user(&self, _sid: &AccountSid, id: UserId) -> Result<bool, StoreError> {
+        Ok(all_devices(id).is_some())
+    }
+
+    async fn record_login(
+        &self,
+        _sid: &AccountSid,
+        id: UserId,
+        _at: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(user(&id.to_string(), UserFields::default()))
+    }
+
+    async fn devices(
+        &self,
+        _sid: &AccountSid,
+        user: UserId,
+    ) -> Result<Option<Vec<Device>>, StoreError> {
+        Ok(all_devices(user))
+    }
+
+    async fn add_device(
+        &self,
+        _sid: &AccountSid,
+        user: UserId,
+        device: &NewDevice,
+        _at: Timestamp,
+    ) -> Result<Device, StoreError> {
+        assert_valid_device(device);
+        let devices = all_devices(user).ok_or(RuleError::UserNotFound)?;
+        let taken = devices.iter().any(|d| d.contact_uri == device.contact_uri)
+            || device.contact_uri.as_str() == TAKEN_NUMBER;
+        if taken {
+            return Err(StoreError::Conflict(Conflict::Number));
+        }
+        Ok(device.clone().into_device(user))
+    }
+
+    async fn update_device(
+        &self,
+        _sid: &AccountSid,
+        user: UserId,
+        id: DeviceId,
+        change: &DeviceChange,
+        _at: Timestamp,
+    ) -> Result<Device, StoreError> {
+        if let Some(number) = &change.contact_uri {
+            assert_canonical_number(number);
+        }
+        let devices = all_devices(user).ok_or(RuleError::UserNotFound)?;
+        let current = devices
+            .iter()
+            .find(|d| d.id == id)
+            .ok_or(RuleError::DeviceNotFound)?;
+        let next = current.apply(change)?;
+        assert!(
+            next.available != Some(true) || next.verified,
+            "an unverified device was turned on"
+        );
+        if next.contact_uri != current.contact_uri && next.contact_uri.as_str() == TAKEN_NUMBER {
+            return Err(StoreError::Conflict(Conflict::Number));
+        }
+        let another_on = devices
+            .iter()
+            .any(|d| d.id != id && d.available == Some(true));
+        if next.available == Some(true) && current.available != Some(true) && another_on {
+            return Err(StoreError::Conflict(Conflict::AnotherDeviceOn));
+        }
+        Ok(next)
+    }
+
+    async fn delete_device(
+        &self,
+        _sid: &AccountSid,
+        user: UserId,
+        id: DeviceId,
+        _at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let devices = all_devices(user).ok_or(RuleError::UserNotFound)?;
+        if devices.iter().any(|d| d.id == id) {
+            Ok(())
+        } else {
+            Err(RuleError::DeviceNotFound.into())
+        }
+    }
+
+    async fn verify_device(
+        &self,
+        _sid: &AccountSid,
+        contact: &ContactUri,
+        _at: Timestamp,
+    ) -> Result<Option<Device>, StoreError> {
+        let mut devices = UserId::parse(USER_A)
+            .ok()
+            .and_then(all_devices)
+            .unwrap_or_default();
+        devices.retain(|d| d.contact_uri == *contact && d.kind() == DeviceKind::Tel);
+        Ok(devices.pop().map(|d| d.verified()))
+    }
+
+    async fn set_device_busy(
+        &self,
+        _sid: &AccountSid,
+        _id: DeviceId,
+        _busy: bool,
+        _at: Timestamp,
+    ) -> Result<Option<Device>, StoreError> {
+        Ok(None)
+    }
+
+    async fn set_sip_credentials(
+        &self,
+        _sid: &AccountSid,
+        credentials: &SipCredentials,
+        _at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let hex = |text: &str, len: usize| {
+            text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        assert!(
+            hex(&credentials.ha1_md5, 32),
+            "MD5 HA1 is not 32 hex digits"
+        );
+        assert!(
+            hex(&credentials.ha1_sha256, 64),
+            "SHA-256 HA1 is not 64 hex digits"
+        );
+        assert!(SipUri::parse(credentials.contact_uri.as_str()).is_ok());
+        Ok(())
+    }
+
+    async fn sip_credentials(
+        &self,
+        _sid: &AccountSid,
+        _username: &str,
+    ) -> Result<Option<SipCredentials>, StoreError> {
+        Ok(None)
+    }
+
+    async fn delete_account(&self, sid: &AccountSid) -> Result<bool, StoreError> {
+        Ok(known_account(sid).is_some())
+    }
+
+    async fn api_keys(&self, sid: &AccountSid) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|k| k.account == *sid)
+            .cloned()
+            .collect())
+    }
+}
+
+/// Lets every request through: budgets are not what is fuzzed, and a refused request
+/// would hide the handler behind it.
+struct Unlimited;
+
+#[async_trait]
+impl RateLimiter for Unlimited {
+    async fn acquire(
+        &self,
+        _account: &AccountSid,
+        limit: RateLimit,
+        now: Timestamp,
+    ) -> RateDecision {
+        RateDecision {
+            allowed: true,
+            limit: limit.per_minute(),
+            remaining: limit.per_minute(),
+            reset: now.as_second() + 60,
+        }
+    }
+}
+
+/// The application and the runtime that drives it, made once per process.
+pub struct App {
+    runtime: tokio::runtime::Runtime,
+    router: Router,
+}
+
+/// What an answer said, read back from its envelope.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// `error_data.code` of a failure.
+    pub code: Option<u32>,
+    pub description: String,
+    /// The whole envelope.
+    pub envelope: Value,
+    /// The envelope's text.
+    pub text: String,
+}
+
+impl Answer {
+    /// `(status, code)`: `(200, None)` for a success.
+    pub fn outcome(&self) -> (u16, Option<u32>) {
+        (self.status, self.code)
+    }
+}
+
+pub fn app() -> &'static App {
+    static APP: OnceLock<App> = OnceLock::new();
+    APP.get_or_init(|| {
+        let hasher = TokenHasher::new(PEPPER);
+        let store = Arc::new(FixedStore::new(&hasher));
+        let clock = Arc::new(ManualClock::new(at()));
+        let directory = Directory::new(store, clock, hasher, DirectoryOptions::default());
+        let state = AppState {
+            directory: Arc::new(directory),
+            rate_limiter: Arc::new(Unlimited),
+            failed_auth: Arc::new(FailedAuthLimiter::new(10)),
+            region: Arc::new(RegionName::parse("local").expect("fixed region")),
+            operator_token: Some(Arc::from(OPERATOR_TOKEN)),
+        };
+        // Timers: the body reader bounds how long a body may take to arrive.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime");
+        App {
+            runtime,
+            router: roster_api::router(state),
+        }
+    })
+}
+
+impl App {
+    /// Sends one request as `sid`'s key (or the operator for `/operator` paths), with
+    /// `Content-Type: application/json` when there is a body, and checks the envelope.
+    /// `None` when `uri` is not one an HTTP client could send.
+    pub fn send(&self, method: Method, sid: &str, uri: &str, body: &[u8]) -> Option<Answer> {
+        let mut request = Request::builder().method(method.clone()).uri(uri);
+        let auth = if uri.starts_with("/operator/") {
+            format!("Bearer {OPERATOR_TOKEN}")
+        } else {
+            let pair = format!("{}:{TOKEN}", key_of(sid));
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            format!("Basic {encoded}")
+        };
+        request = request.header(header::AUTHORIZATION, auth);
+        if !body.is_empty() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request.body(Body::from(body.to_vec())).ok()?;
+        let response = self
+            .runtime
+            .block_on(self.router.clone().oneshot(request))
+            .unwrap_or_else(|never| match never {});
+        let status = response.status();
+        let bytes = self
+            .runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .expect("an in-memory body reads");
+        let text = String::from_utf8(bytes.to_vec()).expect("answers are UTF-8");
+        Some(check_envelope(status, &method, text))
+    }
+}
+
+/// The envelope every `/v2` and `/operator/v1` answer has, whatever went wrong.
+fn check_envelope(status: StatusCode, method: &Method, text: String) -> Answer {
+    assert!(
+        status != StatusCode::INTERNAL_SERVER_ERROR,
+        "500 answered: {text}"
+    );
+    assert!(
+        text.starts_with("{\"request_id\":\""),
+        "envelope does not start with request_id: {text}"
+    );
+    let envelope: Value = serde_json::from_str(&text).expect("the envelope is JSON");
+    let id = envelope["request_id"].as_str().unwrap_or_default();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "request_id {id:?}"
+    );
+    assert_eq!(envelope["method"].as_str(), Some(method.as_str()));
+    assert_eq!(
+        envelope["http_code"].as_u64(),
+        Some(u64::from(status.as_u16()))
+    );
+    let response = &envelope["response"];
+    let (code, description) = if response.is_array() {
+        assert!(status.is_success(), "a list answer with status {status}");
+        (None, String::new())
+    } else {
+        assert_eq!(response["code"].as_u64(), Some(u64::from(status.as_u16())));
+        let error = &response["error_data"];
+        if status.is_success() {
+            assert!(error.is_null(), "error_data on a success: {text}");
+            assert_eq!(response["status"].as_str(), Some("success"));
+        } else {
+            assert_eq!(response["status"].as_str(), Some("failure"));
+            assert!(response["data"].is_null(), "data on a failure: {text}");
+            assert!(envelope.get("metadata").is_none(), "metadata on a failure");
+        }
+        let code = error["code"]
+            .as_u64()
+            .map(|c| u32::try_from(c).expect("small code"));
+        let description = error["description"].as_str().unwrap_or_default().to_owned();
+        (code, description)
+    };
+    Answer {
+        status: status.as_u16(),
+        code,
+        description,
+        envelope,
+        text,
+    }
+}
+
+/// Panics unless `answer` is a success or one of `allowed` refusals; a refusal with code
+/// 1001, 1002 or 1401 must name one of `fields` by its wire name.
+pub fn assert_outcome(answer: &Answer, allowed: &[(u16, u32)], fields: &[&str], what: &str) {
+    let outcome = answer.outcome();
+    if outcome == (200, None) {
+        return;
+    }
+    let listed = allowed
+        .iter()
+        .any(|&(status, code)| outcome == (status, Some(code)));
+    assert!(
+        listed,
+        "{what}: unexpected answer {outcome:?}: {}",
+        answer.text
+    );
+    if matches!(answer.code, Some(1001 | 1002 | 1401)) {
+        assert!(
+            fields.iter().any(|f| answer.description.contains(f)),
+            "{what}: description names no field: {:?}",
+            answer.description
+        );
+    }
+}
