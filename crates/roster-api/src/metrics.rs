@@ -87,6 +87,7 @@ pub struct Metrics {
     rate_limited: [AtomicU64; 2],
     webhook_delivered: AtomicU64,
     webhook_failed: AtomicU64,
+    webhook_parked: AtomicU64,
     event_streams: AtomicUsize,
 }
 
@@ -105,18 +106,24 @@ impl Metrics {
             rate_limited: [const { AtomicU64::new(0) }; 2],
             webhook_delivered: AtomicU64::new(0),
             webhook_failed: AtomicU64::new(0),
+            webhook_parked: AtomicU64::new(0),
             event_streams: AtomicUsize::new(0),
         }
     }
 
-    /// Counts a webhook delivered (the receiver answered 2xx).
+    /// Counts an event delivered to a webhook (the receiver answered 2xx).
     pub fn webhook_delivered(&self) {
         self.webhook_delivered.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a webhook delivery attempt that failed.
+    /// Counts a delivery attempt that failed (an error, a timeout or a status not 2xx).
     pub fn webhook_failed(&self) {
         self.webhook_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a delivery given up after its retry time.
+    pub fn webhook_parked(&self) {
+        self.webhook_parked.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn rate_limited(&self, reason: RateLimitReason) {
@@ -227,14 +234,19 @@ impl Metrics {
             &mut out,
             "roster_webhook_deliveries_total",
             "counter",
-            "Webhook delivery attempts, by outcome.",
+            "Webhook deliveries by outcome: events delivered, attempts failed, events parked after their retry time.",
         );
-        let _ = writeln!(
-            out,
-            "roster_webhook_deliveries_total{{outcome=\"delivered\"}} {}\nroster_webhook_deliveries_total{{outcome=\"failed\"}} {}",
-            self.webhook_delivered.load(Ordering::Relaxed),
-            self.webhook_failed.load(Ordering::Relaxed)
-        );
+        for (outcome, counter) in [
+            ("delivered", &self.webhook_delivered),
+            ("failed", &self.webhook_failed),
+            ("parked", &self.webhook_parked),
+        ] {
+            let value = counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "roster_webhook_deliveries_total{{outcome=\"{outcome}\"}} {value}"
+            );
+        }
 
         header(
             &mut out,

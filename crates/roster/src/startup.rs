@@ -134,6 +134,7 @@ impl Server {
             directory.clone(),
             retry_for,
             stopping.clone(),
+            metrics.clone(),
         ));
         let state = AppState {
             directory,
@@ -153,8 +154,8 @@ impl Server {
         })
     }
 
-    /// The counters `/metrics` shows, for parts of the server outside the router (the
-    /// webhook dispatcher reports its deliveries here).
+    /// The counters `/metrics` shows (the webhook dispatcher reports its deliveries there
+    /// too), for code that runs a server without scraping it.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
     }

@@ -14,6 +14,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
+use roster_api::Metrics;
 use roster_domain::{Account, Delivery, DeliveryStatus, Event, Webhook};
 use roster_service::Directory;
 use sha2::Sha256;
@@ -43,6 +44,7 @@ struct Shared {
     stopping: watch::Receiver<bool>,
     /// The receivers this node delivers to now, by account and id.
     running: Mutex<HashSet<(String, String)>>,
+    metrics: Arc<Metrics>,
 }
 
 /// Runs until `stopping` turns true.
@@ -50,6 +52,7 @@ pub async fn dispatch(
     directory: Arc<Directory>,
     retry_for: Duration,
     mut stopping: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) {
     let shared = Arc::new(Shared {
         directory,
@@ -58,6 +61,7 @@ pub async fn dispatch(
         tls: tls_connector(),
         stopping: stopping.clone(),
         running: Mutex::new(HashSet::new()),
+        metrics,
     });
     loop {
         match shared.directory.all_webhooks().await {
@@ -196,6 +200,7 @@ async fn deliver(
         };
         let (last_status, last_error) = match outcome {
             Ok(status) if (200..300).contains(&status) => {
+                shared.metrics.webhook_delivered();
                 return Some(record(
                     hook,
                     event,
@@ -210,7 +215,9 @@ async fn deliver(
             Err(error) => (None, error),
         };
         tracing::info!(webhook = %hook.id, event = event.id, attempts, error = %last_error, "webhook delivery failed");
+        shared.metrics.webhook_failed();
         if started.elapsed() + delay > shared.retry_for {
+            shared.metrics.webhook_parked();
             tracing::warn!(webhook = %hook.id, event = event.id, attempts, "webhook delivery parked");
             return Some(record(
                 hook,

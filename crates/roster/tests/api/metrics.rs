@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::helpers::{user_id, TestApp};
+use crate::webhooks::{Receiver, SECRET};
 
 const USER_ROUTE: &str = "/v2/accounts/{sid}/users/{user_id}";
 const LIST_ROUTE: &str = "/v2/accounts/{sid}/users";
@@ -269,7 +270,7 @@ async fn storage_connection_gauges_are_shown() {
     assert!(scrape.get(idle) >= 1.0, "{}", scrape.get(idle));
     assert_eq!(scrape.get(in_use), 0.0);
     assert_eq!(scrape.get("roster_storage_waiting"), 0.0);
-    for outcome in ["delivered", "failed"] {
+    for outcome in ["delivered", "failed", "parked"] {
         let series = format!("roster_webhook_deliveries_total{{outcome=\"{outcome}\"}}");
         assert_eq!(scrape.0.get(&series), Some(&0.0), "{series}");
     }
@@ -334,4 +335,43 @@ async fn readyz_fails_when_the_schema_moves_past_this_build_and_when_storage_fai
         body,
         json!({"status": "unavailable", "checks": {"storage": "failed", "schema": "unknown"}})
     );
+}
+
+#[tokio::test]
+async fn webhook_deliveries_failed_attempts_and_parked_events_are_counted() {
+    let app = TestApp::spawn().await;
+    // acme's receiver fails once, then takes everything; globex's never takes anything
+    // within the tests' 3 s of retries.
+    let flaky = Receiver::start(&[500], Duration::ZERO).await;
+    let dead = Receiver::start(&[503; 20], Duration::ZERO).await;
+    for (sid, receiver) in [("acme", &flaky), ("globex", &dead)] {
+        let url = &receiver.url;
+        let hook = app.directory.add_webhook(sid, url, Some(SECRET.to_owned()));
+        hook.await.unwrap();
+    }
+    app.create_user(&app.acme, TestApp::new_user(1)).await;
+    app.create_user(&app.acme, TestApp::new_user(2)).await;
+    app.create_user(&app.globex, TestApp::new_user(3)).await;
+    flaky.until_delivered(2, Duration::from_secs(10)).await;
+
+    let outcome = |s: &Scrape, name: &str| {
+        s.get(&format!(
+            "roster_webhook_deliveries_total{{outcome=\"{name}\"}}"
+        ))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let scrape = loop {
+        let scrape = Scrape::take(&app).await;
+        if outcome(&scrape, "delivered") >= 2.0 && outcome(&scrape, "parked") >= 1.0 {
+            break scrape;
+        }
+        assert!(Instant::now() < deadline, "{:?}", scrape.0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(outcome(&scrape, "delivered"), 2.0);
+    assert_eq!(outcome(&scrape, "parked"), 1.0);
+    // acme's one failure, and every attempt at globex's event.
+    let failed = outcome(&scrape, "failed");
+    let attempts_at_dead = dead.until_delivered(1, Duration::ZERO).await.len();
+    assert_eq!(failed, 1.0 + attempts_at_dead as f64, "{failed}");
 }

@@ -19,11 +19,11 @@ use tokio::time::Instant;
 
 use crate::helpers::{user_id, TestApp};
 
-const SECRET: &str = "whsec_for_tests_0123456789";
+pub(crate) const SECRET: &str = "whsec_for_tests_0123456789";
 
 /// One POST as the receiver got it.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     event: String,
     event_id: u64,
     attempt: u32,
@@ -34,15 +34,15 @@ struct Received {
 /// A receiver on loopback that answers each POST with the next scripted status (200 once
 /// the script runs out), after an optional delay, and records every one.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
     delay: Duration,
 }
 
 impl Receiver {
-    async fn start(script: &[u16], delay: Duration) -> Self {
+    pub(crate) async fn start(script: &[u16], delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             url: format!("http://{}/hooks/roster", listener.local_addr().unwrap()),
@@ -104,7 +104,7 @@ impl Receiver {
     }
 
     /// Waits until `n` POSTs were answered 2xx, for at most `wait`.
-    async fn until_delivered(&self, n: usize, wait: Duration) -> Vec<Received> {
+    pub(crate) async fn until_delivered(&self, n: usize, wait: Duration) -> Vec<Received> {
         let deadline = Instant::now() + wait;
         loop {
             let got = self.received();
