@@ -50,6 +50,7 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
         || ApiError::BadRequest("If-Match must be * or a list of quoted entity tags".to_owned());
     let mut versions = Vec::new();
     let mut any = false;
+    let mut seen_tag = false;
     for value in values {
         let text = value.to_str().map_err(|_| malformed())?;
         for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -57,6 +58,7 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
                 any = true;
                 continue;
             }
+            seen_tag = true;
             let (weak, quoted) = match tag.strip_prefix("W/") {
                 Some(rest) => (true, rest),
                 None => (false, tag),
@@ -71,11 +73,13 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
             }
         }
     }
-    Ok(if any {
-        Precondition::None
-    } else {
-        Precondition::OneOf(versions)
-    })
+    if any {
+        return Ok(Precondition::None);
+    }
+    if !seen_tag {
+        return Err(malformed());
+    }
+    Ok(Precondition::OneOf(versions))
 }
 
 /// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII characters.
@@ -143,6 +147,8 @@ mod tests {
             Precondition::OneOf(vec![])
         );
         assert!(if_match(&["3"]).is_err());
+        assert!(if_match(&[""]).is_err());
+        assert!(if_match(&[" , "]).is_err());
         assert!(if_match(&["\"3"]).is_err());
     }
 

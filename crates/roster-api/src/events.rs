@@ -158,13 +158,19 @@ impl Cursor {
             };
             let full = events.len() == EVENT_PAGE as usize;
             for event in &events {
+                // Ids have no holes but those the retention purge makes: one opening while
+                // the stream fell behind is told like one found on connecting.
+                if event.id != self.after + 1 {
+                    self.pending.push_back(gap_event(self.after, event.id));
+                }
                 self.after = event.id;
                 self.pending.push_back(to_sse(event, &self.account));
             }
             if self.pending.is_empty() && !full {
                 tokio::select! {
                     () = tokio::time::sleep(POLL) => {}
-                    _ = self.stopping.changed() => {}
+                    // A closed channel means the server is gone: end rather than spin.
+                    changed = self.stopping.changed() => if changed.is_err() { return None },
                 }
             }
         }

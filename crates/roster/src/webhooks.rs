@@ -23,6 +23,11 @@ use tokio::sync::watch;
 
 /// How long a node owns a receiver without renewing; another node takes over after.
 const LEASE: SignedDuration = SignedDuration::from_secs(30);
+/// How often a busy node renews its lease: a third of it, so it never lapses between
+/// renewals, whatever the node is waiting on (an attempt takes at most 10 s).
+const RENEW: Duration = Duration::from_secs(10);
+/// Most of a receiver's answer that is read; the rest is dropped with the connection.
+const ANSWER_LIMIT: usize = 64 * 1024;
 /// How often the dispatcher looks for receivers nobody is delivering to.
 const SCAN: Duration = Duration::from_secs(1);
 /// How often an idle receiver's task looks for new events.
@@ -135,31 +140,33 @@ async fn deliver_all(shared: &Shared, mut hook: Webhook) {
                 return;
             }
         }
-        let (account, events) = match shared
+        let found = shared
             .directory
             .events_for(&hook.account, hook.cursor)
-            .await
-        {
+            .await;
+        let (account, events) = match found {
             Ok(Some(found)) => found,
             Ok(None) => return,
             Err(error) => {
                 tracing::warn!(%error, webhook = %hook.id, "cannot read events");
-                tokio::select! {
-                    () = tokio::time::sleep(POLL) => {}
-                    _ = stopping.changed() => {}
+                if !idle(&mut stopping).await {
+                    return;
                 }
                 continue;
             }
         };
         if events.is_empty() {
-            tokio::select! {
-                () = tokio::time::sleep(POLL) => {}
-                _ = stopping.changed() => {}
+            if !idle(&mut stopping).await {
+                return;
             }
             continue;
         }
+        let mut lease = Lease::new(shared);
         for event in &events {
-            let Some(delivery) = deliver(shared, &hook, &account, event).await else {
+            if !lease.keep(&hook).await {
+                return;
+            }
+            let Some(delivery) = deliver(shared, &mut lease, &hook, &account, event).await else {
                 return;
             };
             match shared
@@ -179,10 +186,51 @@ async fn deliver_all(shared: &Shared, mut hook: Webhook) {
     }
 }
 
+/// Waits a poll interval; `false` when the server stops meanwhile (or is gone: a closed
+/// channel must stop the task, not make it spin).
+async fn idle(stopping: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(POLL) => true,
+        changed = stopping.changed() => changed.is_ok() && !*stopping.borrow(),
+    }
+}
+
+/// This node's hold on a receiver, renewed whenever [`RENEW`] has passed, so it never
+/// lapses while the node works through a batch or waits between retries.
+struct Lease<'a> {
+    shared: &'a Shared,
+    renewed: tokio::time::Instant,
+}
+
+impl<'a> Lease<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            renewed: tokio::time::Instant::now(),
+        }
+    }
+
+    /// `false` when the lease is lost (another node holds it, or the receiver is gone).
+    async fn keep(&mut self, hook: &Webhook) -> bool {
+        if self.renewed.elapsed() < RENEW {
+            return true;
+        }
+        self.renewed = tokio::time::Instant::now();
+        let renewed = self
+            .shared
+            .directory
+            .lease_webhook(hook, &self.shared.owner, lease_end(self.shared))
+            .await;
+        matches!(renewed, Ok(Some(_)))
+    }
+}
+
 /// Delivers one event, retrying until it is taken or the retry time is spent; `None` when
-/// the server stops first (the event stays undelivered, to be sent again).
+/// the server stops or the lease is lost first (the event stays undelivered, to be sent
+/// again by whoever holds the receiver).
 async fn deliver(
     shared: &Shared,
+    lease: &mut Lease<'_>,
     hook: &Webhook,
     account: &Account,
     event: &Event,
@@ -201,69 +249,69 @@ async fn deliver(
         let (last_status, last_error) = match outcome {
             Ok(status) if (200..300).contains(&status) => {
                 shared.metrics.webhook_delivered();
-                return Some(record(
-                    hook,
-                    event,
-                    DeliveryStatus::Delivered,
+                let outcome = Outcome {
+                    status: DeliveryStatus::Delivered,
                     attempts,
-                    Some(status),
-                    None,
-                    shared,
-                ));
+                    last_status: Some(status),
+                    last_error: None,
+                };
+                return Some(record(shared, hook, event, outcome));
             }
             Ok(status) => (Some(status), format!("the receiver answered {status}")),
             Err(error) => (None, error),
         };
-        tracing::info!(webhook = %hook.id, event = event.id, attempts, error = %last_error, "webhook delivery failed");
         shared.metrics.webhook_failed();
+        tracing::info!(webhook = %hook.id, event = event.id, attempts, error = %last_error, "webhook delivery failed");
         if started.elapsed() + delay > shared.retry_for {
             shared.metrics.webhook_parked();
             tracing::warn!(webhook = %hook.id, event = event.id, attempts, "webhook delivery parked");
-            return Some(record(
-                hook,
-                event,
-                DeliveryStatus::Parked,
+            let outcome = Outcome {
+                status: DeliveryStatus::Parked,
                 attempts,
                 last_status,
-                Some(last_error),
-                shared,
-            ));
+                last_error: Some(last_error),
+            };
+            return Some(record(shared, hook, event, outcome));
         }
-        // Full jitter in the upper half, so retries from many nodes do not line up.
-        let jittered = delay.mul_f64(rand::rng().random_range(0.5..=1.0));
-        tokio::select! {
-            () = tokio::time::sleep(jittered) => {}
-            _ = stopping.changed() => return None,
+        // Full jitter in the upper half, so retries from many nodes do not line up; slept
+        // in slices so the lease is renewed while waiting.
+        let wake = tokio::time::Instant::now() + delay.mul_f64(rand::rng().random_range(0.5..=1.0));
+        while tokio::time::Instant::now() < wake {
+            let slice = wake
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(RENEW);
+            tokio::select! {
+                () = tokio::time::sleep(slice) => {}
+                _ = stopping.changed() => return None,
+            }
+            if !lease.keep(hook).await {
+                return None;
+            }
         }
         delay = (delay * 2).min(BACKOFF_CAP);
-        // Keep the lease through long retries.
-        if let Ok(None) = shared
-            .directory
-            .lease_webhook(hook, &shared.owner, lease_end(shared))
-            .await
-        {
+        if !lease.keep(hook).await {
             return None;
         }
     }
 }
 
-fn record(
-    hook: &Webhook,
-    event: &Event,
+/// How a delivery ended.
+struct Outcome {
     status: DeliveryStatus,
     attempts: u32,
     last_status: Option<u16>,
     last_error: Option<String>,
-    shared: &Shared,
-) -> Delivery {
+}
+
+fn record(shared: &Shared, hook: &Webhook, event: &Event, outcome: Outcome) -> Delivery {
     Delivery {
         account: hook.account.clone(),
         webhook_id: hook.id.clone(),
         event_id: event.id,
-        status,
-        attempts,
-        last_status,
-        last_error,
+        status: outcome.status,
+        attempts: outcome.attempts,
+        last_status: outcome.last_status,
+        last_error: outcome.last_error,
         at: shared.directory.clock().now(),
     }
 }
@@ -340,8 +388,11 @@ where
         .await
         .map_err(|e| format!("request failed: {e}"))?;
     let status = response.status().as_u16();
-    // Read (and drop) the answer so the receiver is not cut off mid-write.
-    let _ = response.into_body().collect().await;
+    // Read (and drop) the answer so the receiver is not cut off mid-write; at most
+    // ANSWER_LIMIT of it, so a receiver cannot make roster buffer without bound.
+    let _ = http_body_util::Limited::new(response.into_body(), ANSWER_LIMIT)
+        .collect()
+        .await;
     Ok(status)
 }
 

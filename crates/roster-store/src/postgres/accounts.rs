@@ -66,6 +66,13 @@ pub(super) async fn all(db: &impl Db) -> Result<Vec<Account>, StoreError> {
 }
 
 pub(super) async fn delete(db: &impl Db, sid: &AccountSid) -> Result<bool, StoreError> {
+    // Every change locks its user, then its device, then the account's row (for its event
+    // id); locking the users first here keeps that order, so no change deadlocks with it.
+    db.rows(
+        "SELECT 1 FROM users WHERE account_sid = $1 ORDER BY id FOR UPDATE",
+        &[&sid.as_str()],
+    )
+    .await?;
     Ok(db
         .run("DELETE FROM accounts WHERE sid = $1", &[&sid.as_str()])
         .await?

@@ -94,7 +94,9 @@ pub(super) async fn add(
     device: &NewDevice,
     at: Timestamp,
 ) -> Result<Device, StoreError> {
-    if !users::exists(db, account, user).await? {
+    // Locked, as every change locks the user first: a delete of the user cannot slip in
+    // between this check and the insert.
+    if !users::lock(db, account, user).await? {
         return Err(RuleError::UserNotFound.into());
     }
     let device = device.clone().into_device(user);
@@ -158,14 +160,15 @@ pub(super) async fn verify(
     contact: &ContactUri,
     at: Timestamp,
 ) -> Result<Option<Device>, StoreError> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE account_sid = $1 AND contact_uri = $2 FOR UPDATE");
-    let Some(row) = db
-        .row(&sql, &[&account.as_str(), &contact.as_str()])
-        .await?
-    else {
+    let owner = db
+        .row(
+            "SELECT user_id, id FROM devices WHERE account_sid = $1 AND contact_uri = $2",
+            &[&account.as_str(), &contact.as_str()],
+        )
+        .await?;
+    let Some(current) = lock_found(db, account, owner).await? else {
         return Ok(None);
     };
-    let current = read_device(&row)?.into_device()?;
     let next = current.verified();
     save_if_changed(db, account, &current, next, at)
         .await
@@ -179,16 +182,15 @@ pub(super) async fn set_busy(
     busy: bool,
     at: Timestamp,
 ) -> Result<Option<Device>, StoreError> {
-    let sql = format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE account_sid = $1 AND id = $2 FOR UPDATE"
-    );
-    let Some(row) = db
-        .row(&sql, &[&account.as_str(), &(id.get() as i64)])
-        .await?
-    else {
+    let owner = db
+        .row(
+            "SELECT user_id, id FROM devices WHERE account_sid = $1 AND id = $2",
+            &[&account.as_str(), &(id.get() as i64)],
+        )
+        .await?;
+    let Some(current) = lock_found(db, account, owner).await? else {
         return Ok(None);
     };
-    let current = read_device(&row)?.into_device()?;
     let mut next = current.clone();
     next.status = if busy {
         DeviceStatus::Busy
@@ -224,7 +226,13 @@ pub(super) async fn set_credentials(
         ],
     )
     .await?;
-    users::touch(db, account, credentials.user_id, at).await
+    users::touch(db, account, credentials.user_id, at).await?;
+    // The user's `date_updated` moved, so the change is recorded as the user's.
+    let user = users::find(db, account, credentials.user_id, Default::default()).await?;
+    if let Some(user) = user {
+        users::updated(db, account, user, at).await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn credentials(
@@ -252,6 +260,27 @@ pub(super) async fn credentials(
         ha1_md5: row.try_get(4).map_err(pg)?,
         ha1_sha256: row.try_get(5).map_err(pg)?,
     }))
+}
+
+/// Locks a device found without a lock (its `user_id`, `id` row) the way every change
+/// does, user first; `None` when it is gone by then.
+async fn lock_found(
+    db: &impl Db,
+    account: &AccountSid,
+    found: Option<Row>,
+) -> Result<Option<Device>, StoreError> {
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let user: String = found.try_get(0).map_err(pg)?;
+    let id: i64 = found.try_get(1).map_err(pg)?;
+    let user = stored("device user", UserId::parse(&user))?;
+    let id = stored("device id", device_id(id))?;
+    match find_of_user(db, account, user, id).await {
+        Ok(device) => Ok(Some(device)),
+        Err(StoreError::Rule(RuleError::UserNotFound | RuleError::DeviceNotFound)) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 /// The user's device, or the rule naming which is missing. Locks the user, then the

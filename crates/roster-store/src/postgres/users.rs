@@ -183,7 +183,7 @@ pub(super) async fn update(
 }
 
 /// Records that the user changed, with its devices as they are now.
-async fn updated(
+pub(super) async fn updated(
     db: &impl Db,
     account: &AccountSid,
     mut user: User,
@@ -252,14 +252,15 @@ pub(super) async fn record_login(
     }
 }
 
-pub(super) async fn exists(
+/// Locks the user for the rest of the transaction; `false` when there is none.
+pub(super) async fn lock(
     db: &impl Db,
     account: &AccountSid,
     id: UserId,
 ) -> Result<bool, StoreError> {
     let row = db
         .row(
-            "SELECT 1 FROM users WHERE account_sid = $1 AND id = $2",
+            "SELECT 1 FROM users WHERE account_sid = $1 AND id = $2 FOR UPDATE",
             &[&account.as_str(), &id.to_string()],
         )
         .await?;

@@ -216,7 +216,13 @@ pub(super) fn set_credentials(
         ),
     )
     .map_err(write_error)?;
-    users::touch(conn, account, credentials.user_id, at)
+    users::touch(conn, account, credentials.user_id, at)?;
+    // The user's `date_updated` moved, so the change is recorded as the user's.
+    let user = users::find(conn, account, credentials.user_id, Default::default())?;
+    if let Some(user) = user {
+        users::updated(conn, account, user, at)?;
+    }
+    Ok(())
 }
 
 pub(super) fn credentials(

@@ -221,7 +221,7 @@ pub(super) fn update(
 }
 
 /// Records that the user changed, with its devices as they are now.
-fn updated(
+pub(super) fn updated(
     conn: &Connection,
     account: &AccountSid,
     mut user: User,

@@ -309,3 +309,54 @@ async fn an_open_stream_ends_when_its_key_is_revoked_or_its_account_deleted() {
     assert!(deleted.ends_within(Duration::from_secs(3)).await);
     assert!(!kept.ends_within(Duration::from_secs(2)).await);
 }
+
+#[tokio::test]
+async fn a_hole_the_purge_makes_behind_a_stream_is_told_as_a_gap() {
+    let app = TestApp::spawn().await;
+    let day = 25 * 60 * 60;
+    // Event 1 recent, event 2 a day older, event 3 recent: the purge takes only event 2.
+    app.clock.advance(day);
+    app.create_user(&app.acme, TestApp::new_user(1)).await;
+    app.clock.advance(-day);
+    app.create_user(&app.acme, TestApp::new_user(2)).await;
+    app.clock.advance(day);
+    app.create_user(&app.acme, TestApp::new_user(3)).await;
+    app.directory
+        .purge_events(jiff::SignedDuration::from_hours(24))
+        .await
+        .unwrap();
+
+    let mut stream = EventStream::open(&app, &app.acme, Some(1)).await;
+    let messages = stream.take(2, WITHIN).await;
+
+    assert_eq!(kinds(&messages), ["stream.gap", "user.created"]);
+    assert_eq!(
+        messages[0].data,
+        json!({"last_event_id": 1, "next_event_id": 3})
+    );
+    assert_eq!(ids(&messages[1..]), [3]);
+}
+
+#[tokio::test]
+async fn a_new_sip_password_is_recorded_as_a_change_of_its_user() {
+    let app = TestApp::spawn().await;
+    let voip = app.voip_account("voipco").await;
+    let user = app
+        .create_user(&voip, json!({"first_name": "Arjun", "last_name": "Sharma"}))
+        .await;
+    let softphone = device_id(&user, 0);
+    let mut stream = EventStream::open(&app, &voip, None).await;
+
+    let path = format!(
+        "/v2/accounts/voipco/users/{}/devices/{softphone}/password",
+        user_id(&user)
+    );
+    app.put(&voip, &path, &json!({"password": "Str0ng-enough"}))
+        .await
+        .assert_success();
+    let seen = stream.take(1, WITHIN).await;
+
+    assert_eq!(kinds(&seen), ["user.updated"]);
+    assert_eq!(seen[0].data["user_id"], user_id(&user).as_str());
+    assert!(!seen[0].data.to_string().contains("Str0ng-enough"));
+}
