@@ -111,7 +111,8 @@ pub(crate) async fn list_devices(
     post,
     path = "/v2/accounts/{sid}/users/{user_id}/devices",
     tag = "devices",
-    params(UserPath, ("Idempotency-Key" = Option<String>, Header, description =         IDEMPOTENCY_KEY_DESCRIPTION)),
+    params(UserPath, ("Idempotency-Key" = Option<String>, Header, max_length = 255,
+        pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = IDEMPOTENCY_KEY_DESCRIPTION)),
     request_body = AddDeviceBody,
     responses(
         (status = 200, description = "The new device; or, for a retry under the same \
@@ -194,7 +195,8 @@ fn with_etag(device: &Device) -> Response {
             `False`, `1` or `0` (anything else is 400 / 1002)."),
         ("contact_uri" = Option<String>, Query, description = "Read only when the body is \
             empty: a new number; an unencoded `+` (read as a space) is read back as `+`."),
-        ("If-Match" = Option<String>, Header, description = IF_MATCH_DESCRIPTION),
+        ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+        description = IF_MATCH_DESCRIPTION),
     ),
     request_body(content = Option<UpdateDeviceBody>,
         description = "Optional: an empty body reads the query string instead."),
@@ -295,7 +297,8 @@ pub(crate) async fn set_sip_password(
     delete,
     path = "/v2/accounts/{sid}/users/{user_id}/devices/{device_id}",
     tag = "devices",
-    params(DevicePath, ("If-Match" = Option<String>, Header, description = IF_MATCH_DESCRIPTION)),
+    params(DevicePath, ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+        description = IF_MATCH_DESCRIPTION)),
     responses(
         (status = 200, description = "Deleted: `data` is `null`.", body = Envelope<Success<Null>>),
         (status = 404, body = Envelope<Failure>, description = "10801 no user of this \

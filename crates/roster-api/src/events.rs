@@ -57,7 +57,7 @@ const RECHECK: Duration = Duration::from_secs(1);
     ),
     responses(
         (status = 200, description = "The stream, until the client or the server ends it.",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = SseMessage),
         (status = 400, body = Envelope<Failure>,
             description = "1007 `Last-Event-ID` is not a whole number."),
     )
@@ -196,6 +196,21 @@ impl Cursor {
             _ => false,
         }
     }
+}
+
+/// One message of the stream, as a client's parser hands it over.
+#[derive(utoipa::ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the stream's messages for the document only"
+)]
+pub(crate) struct SseMessage {
+    /// The event's id; absent on `stream.gap`.
+    id: Option<String>,
+    /// The event's type, or `stream.gap`.
+    event: String,
+    /// The event as JSON text (see the operation's description).
+    data: String,
 }
 
 /// An event as a stream carries it: the record as `GET` shows it with every optional part.

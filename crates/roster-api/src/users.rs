@@ -110,7 +110,8 @@ json_body! {
     post,
     path = "/v2/accounts/{sid}/users",
     tag = "users",
-    params(AccountPath, ("Idempotency-Key" = Option<String>, Header, description =         IDEMPOTENCY_KEY_DESCRIPTION)),
+    params(AccountPath, ("Idempotency-Key" = Option<String>, Header, max_length = 255,
+        pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = IDEMPOTENCY_KEY_DESCRIPTION)),
     request_body = CreateUserBody,
     responses(
         (status = 200, description = "The new user, with `devices`; or, for a retry under             the same `Idempotency-Key`, the first answer again.",
@@ -300,7 +301,8 @@ pub(crate) async fn get_user(
     put,
     path = "/v2/accounts/{sid}/users/{user_id}",
     tag = "users",
-    params(UserPath, ("If-Match" = Option<String>, Header, description = IF_MATCH_DESCRIPTION)),
+    params(UserPath, ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+        description = IF_MATCH_DESCRIPTION)),
     request_body = UpdateUserBody,
     responses(
         (status = 200, description = "The updated user.", body = Envelope<Success<UserView>>,
@@ -348,7 +350,8 @@ pub(crate) async fn update_user(
     delete,
     path = "/v2/accounts/{sid}/users/{user_id}",
     tag = "users",
-    params(UserPath, ("If-Match" = Option<String>, Header, description = IF_MATCH_DESCRIPTION)),
+    params(UserPath, ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+        description = IF_MATCH_DESCRIPTION)),
     responses(
         (status = 200, description = "Deleted: `data` is `null`.", body = Envelope<Success<Null>>),
         (status = 404, body = Envelope<Failure>,
