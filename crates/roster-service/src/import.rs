@@ -132,13 +132,10 @@ impl Directory {
     ) -> Result<Vec<User>, ImportError> {
         let now = self.clock.now();
         for attempt in 1..=ID_ATTEMPTS {
+            draw_distinct_device_ids(&mut checked.users, now);
             match self.store.create_users(&account.sid, &checked.users).await {
                 Ok(created) => return Ok(created),
-                Err(StoreError::Conflict(Conflict::DeviceId)) if attempt < ID_ATTEMPTS => {
-                    for device in checked.users.iter_mut().flat_map(|u| &mut u.devices) {
-                        device.id = DeviceId::generate(now);
-                    }
-                }
+                Err(StoreError::Conflict(Conflict::DeviceId)) if attempt < ID_ATTEMPTS => {}
                 Err(StoreError::Conflict(clash @ (Conflict::Email | Conflict::Number))) => {
                     let rows = self.taken_in_account(account, &checked).await?;
                     if !rows.is_empty() {
@@ -210,6 +207,20 @@ impl Directory {
             });
         }
         Ok(taken)
+    }
+}
+
+/// Gives every device of the batch a new id, none twice. Ids made in one second share their
+/// upper bits, so among thousands of devices drawn independently some would surely clash.
+fn draw_distinct_device_ids(users: &mut [NewUser], now: jiff::Timestamp) {
+    let mut drawn = HashSet::new();
+    for device in users.iter_mut().flat_map(|u| &mut u.devices) {
+        device.id = loop {
+            let id = DeviceId::generate(now);
+            if drawn.insert(id) {
+                break id;
+            }
+        };
     }
 }
 

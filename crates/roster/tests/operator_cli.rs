@@ -747,6 +747,24 @@ fn users_export_then_import_into_another_account_recreates_the_same_users() {
     assert_eq!(globex, acme);
 }
 
+#[test]
+fn users_import_of_thousands_of_rows_made_in_one_second_gives_every_device_its_own_id() {
+    let roster = Roster::new();
+    roster.account_with_key("acme");
+    // Device ids made in one second share their upper bits: drawn independently, 5,000 of
+    // them would clash several times over.
+    let mut csv = format!("{CSV_HEADER}\n");
+    for n in 0..5_000 {
+        csv.push_str(&format!("User,Number{n},u{n}@example.com,+9198{n:08},,\n"));
+    }
+    let file = roster.write_file("many.csv", csv.as_bytes());
+
+    let printed = roster.cli_json(&["users", "import", "acme", &file]);
+
+    assert_eq!(printed, json!({ "sid": "acme", "created": 5_000 }));
+    assert_eq!(export_rows(&roster, "acme").len(), 5_000);
+}
+
 /// The data rows `roster users export` prints for the account, after checking its header.
 fn export_rows(roster: &Roster, sid: &str) -> Vec<String> {
     let output = roster.cli(&["users", "export", sid]);
