@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use roster_domain::{Account, ContactUri, User, UserFields};
 use roster_service::{
@@ -37,6 +38,18 @@ struct Rows {
 }
 
 pub(crate) async fn import(
+    directory: &Directory,
+    sid: &str,
+    file: &Path,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let result = check_and_create(directory, sid, file, dry_run).await;
+    // The status line goes before anything else is printed, an error included.
+    status("");
+    result
+}
+
+async fn check_and_create(
     directory: &Directory,
     sid: &str,
     file: &Path,
@@ -166,7 +179,7 @@ fn last_byte(file: &mut File) -> std::io::Result<(u64, bool)> {
 
 /// Drops the `\r` of a CRLF line end from the record's last cell.
 fn strip_carriage_return(record: &mut csv::ByteRecord) {
-    let Some(last) = record.iter().last() else {
+    let Some(last) = record.iter().next_back() else {
         return;
     };
     if last.last() != Some(&b'\r') {
@@ -323,8 +336,11 @@ fn cells_of(user: &User) -> [String; 6] {
 /// One status line on stderr while it is a terminal, replaced by the next; an empty one
 /// clears it. Nothing at all when stderr is piped or redirected.
 fn status(text: &str) {
+    // Whether a status line is on screen, so clearing an empty one writes nothing.
+    static SHOWN: AtomicBool = AtomicBool::new(false);
     let mut stderr = std::io::stderr();
-    if stderr.is_terminal() {
+    let was_shown = SHOWN.swap(!text.is_empty(), Ordering::Relaxed);
+    if stderr.is_terminal() && (was_shown || !text.is_empty()) {
         let _ = write!(stderr, "\r\x1b[2K{text}");
         let _ = stderr.flush();
     }
