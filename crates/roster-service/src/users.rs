@@ -9,7 +9,7 @@ use roster_store::{Conflict, StoreError, UserPage, UserQuery};
 use crate::{Created, Directory, Idempotency, ServiceError};
 
 /// Times a create is tried when generated device ids clash.
-const ID_ATTEMPTS: usize = 5;
+pub(crate) const ID_ATTEMPTS: usize = 5;
 
 /// The fields of a create-user request as received. An absent, `null` or blank value
 /// counts as not sent.
@@ -98,7 +98,7 @@ impl Directory {
 
     /// Checks every field in the documented order (missing, then invalid, then the
     /// number) and builds the user to store.
-    fn validate_new_user(
+    pub(crate) fn validate_new_user(
         &self,
         account: &Account,
         input: CreateUser,

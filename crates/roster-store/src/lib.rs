@@ -50,6 +50,15 @@ pub trait Store: Send + Sync + 'static {
         user: &NewUser,
         idempotency: Option<&IdempotentAnswer>,
     ) -> Result<User, StoreError>;
+    /// Writes every user with its devices and its `user.created` event in one transaction:
+    /// all of them or, on the first failure, none. Fails with [`Conflict::Email`],
+    /// [`Conflict::Number`] or [`Conflict::DeviceId`] when one of them clashes with a stored
+    /// user or with another of them.
+    async fn create_users(
+        &self,
+        account: &AccountSid,
+        users: &[NewUser],
+    ) -> Result<Vec<User>, StoreError>;
     /// The answer kept under an idempotency key, unless it is older than
     /// [`IDEMPOTENCY_WINDOW_SECONDS`] at `now`.
     async fn idempotent_answer(

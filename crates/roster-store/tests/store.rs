@@ -648,3 +648,62 @@ async fn stats_count_events_of_committed_writes_only_and_show_the_connections() 
         assert!(stats.idle_connections >= 1, "{name}: {stats:?}");
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_users_is_written_whole_or_not_at_all_with_one_event_each() {
+    use roster_domain::EventKind;
+    for backend in Backend::all().await {
+        let store = store_with_account(&backend).await;
+        let acme = sid("acme");
+        let existing = new_user(1);
+        store.create_user(&acme, &existing, None).await.unwrap();
+        let mut clashes_with_stored = vec![new_user(2), new_user(3), new_user(4)];
+        clashes_with_stored[2].devices[0].contact_uri = existing.devices[0].contact_uri.clone();
+        let mut clashes_inside = vec![new_user(5), new_user(6)];
+        clashes_inside[1].email = Some(Email::parse("Asha5@Example.com").unwrap());
+
+        let refused_stored = conflict(store.create_users(&acme, &clashes_with_stored).await);
+        let refused_inside = conflict(store.create_users(&acme, &clashes_inside).await);
+        let after_refusals = store.event_bounds(&acme).await.unwrap();
+        let good = vec![new_user(7), new_user(8), new_user(9)];
+        let created = store.create_users(&acme, &good).await.unwrap();
+
+        assert_eq!(refused_stored, Conflict::Number, "{}", backend.name());
+        assert_eq!(refused_inside, Conflict::Email, "{}", backend.name());
+        assert_eq!(after_refusals.newest, 1, "{}", backend.name());
+        for user in clashes_with_stored.iter().chain(&clashes_inside) {
+            let found = store.user(&acme, user.id, UserFields::default()).await;
+            assert!(found.unwrap().is_none(), "{}", backend.name());
+        }
+        let ids: Vec<_> = created.iter().map(|u| u.id).collect();
+        assert_eq!(ids, good.iter().map(|u| u.id).collect::<Vec<_>>());
+        let query = roster_store::UserQuery {
+            fields: UserFields {
+                devices: true,
+                ..UserFields::default()
+            },
+            limit: 100,
+            ..Default::default()
+        };
+        let page = store.list_users(&acme, &query).await.unwrap();
+        assert_eq!(page.total, 4, "{}", backend.name());
+        for user in &good {
+            let stored = page.users.iter().find(|u| u.id == user.id).unwrap();
+            let devices = stored.devices.as_ref().unwrap();
+            assert_eq!(devices.len(), 1, "{}", backend.name());
+            assert_eq!(devices[0].contact_uri, user.devices[0].contact_uri);
+        }
+        let events = store.events(&acme, 1, 100).await.unwrap();
+        let created_events: Vec<_> = events.iter().map(|e| (e.id, e.kind)).collect();
+        assert_eq!(
+            created_events,
+            [
+                (2, EventKind::UserCreated),
+                (3, EventKind::UserCreated),
+                (4, EventKind::UserCreated),
+            ],
+            "{}",
+            backend.name()
+        );
+    }
+}

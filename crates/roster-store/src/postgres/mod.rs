@@ -244,6 +244,20 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn create_users(
+        &self,
+        account: &AccountSid,
+        users: &[NewUser],
+    ) -> Result<Vec<User>, StoreError> {
+        in_transaction!(self, |tx| {
+            let mut created = Vec::with_capacity(users.len());
+            for user in users {
+                created.push(users::insert(&tx, account, user.clone()).await?);
+            }
+            Ok(created)
+        })
+    }
+
     async fn idempotent_answer(
         &self,
         account: &AccountSid,

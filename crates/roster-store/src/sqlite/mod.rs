@@ -182,6 +182,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn create_users(
+        &self,
+        account: &AccountSid,
+        users: &[NewUser],
+    ) -> Result<Vec<User>, StoreError> {
+        let (account, users) = (account.clone(), users.to_vec());
+        // One job is one savepoint: a failing user undoes the users written before it.
+        self.writer
+            .write(move |conn| {
+                users
+                    .into_iter()
+                    .map(|user| users::insert(conn, &account, user))
+                    .collect()
+            })
+            .await
+    }
+
     async fn idempotent_answer(
         &self,
         account: &AccountSid,

@@ -1,12 +1,14 @@
 //! `roster devices`, `roster calls`, `roster users` and `roster sip`: the operator's stand-ins
 //! for Exotel's telephony platform, acting on the database directly.
 
+use std::path::PathBuf;
+
 use clap::Subcommand;
 use roster_api::{DeviceView, SipCredentialsView, UserView};
 use roster_domain::UserFields;
 use roster_service::{CallEvent, Directory};
 
-use super::print_json;
+use super::{print_json, users_csv};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DevicesCommand {
@@ -26,6 +28,19 @@ pub(crate) enum CallsCommand {
 pub(crate) enum UsersCommand {
     /// The user signed in now; the API reports it as `last_login`.
     Login { sid: String, user_id: String },
+    /// Create users from a CSV file, all of them or none: every row is checked first, and
+    /// each bad row is reported by its number and reason.
+    Import {
+        sid: String,
+        /// A CSV file whose header row names its columns, among first_name, last_name,
+        /// email, device_contact_uri, device_name and role; a blank cell is not sent.
+        file: PathBuf,
+        /// Check every row and print how many users would be created, creating none.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the account's users as CSV in the columns `import` reads, in list order.
+    Export { sid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,7 +65,13 @@ pub(crate) async fn calls(directory: &Directory, command: CallsCommand) -> anyho
 }
 
 pub(crate) async fn users(directory: &Directory, command: UsersCommand) -> anyhow::Result<()> {
-    let UsersCommand::Login { sid, user_id } = command;
+    let (sid, user_id) = match command {
+        UsersCommand::Login { sid, user_id } => (sid, user_id),
+        UsersCommand::Import { sid, file, dry_run } => {
+            return users_csv::import(directory, &sid, &file, dry_run).await
+        }
+        UsersCommand::Export { sid } => return users_csv::export(directory, &sid).await,
+    };
     let user = directory.record_login(&sid, &user_id).await?;
     let account = directory.require_account(&sid).await?;
     let fields = UserFields {

@@ -5,6 +5,7 @@ mod accounts;
 mod directory;
 mod keys;
 mod serve;
+mod users_csv;
 mod webhooks;
 
 use std::sync::Arc;
@@ -49,7 +50,7 @@ enum Command {
     /// Record calls starting and ending on devices.
     #[command(subcommand)]
     Calls(directory::CallsCommand),
-    /// Record user logins.
+    /// Record user logins; import and export users as CSV.
     #[command(subcommand)]
     Users(directory::UsersCommand),
     /// Read softphone credentials for a SIP registrar.
