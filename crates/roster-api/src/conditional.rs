@@ -76,8 +76,9 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
     if any {
         return Ok(Precondition::None);
     }
+    // An empty field is an empty list: no condition, as if the header were not sent.
     if !seen_tag {
-        return Err(malformed());
+        return Ok(Precondition::None);
     }
     Ok(Precondition::OneOf(versions))
 }
@@ -147,8 +148,8 @@ mod tests {
             Precondition::OneOf(vec![])
         );
         assert!(if_match(&["3"]).is_err());
-        assert!(if_match(&[""]).is_err());
-        assert!(if_match(&[" , "]).is_err());
+        assert_eq!(if_match(&[""]).unwrap(), Precondition::None);
+        assert_eq!(if_match(&[" , "]).unwrap(), Precondition::None);
         assert!(if_match(&["\"3"]).is_err());
     }
 

@@ -111,7 +111,7 @@ pub(crate) async fn list_devices(
     post,
     path = "/v2/accounts/{sid}/users/{user_id}/devices",
     tag = "devices",
-    params(UserPath, ("Idempotency-Key" = Option<String>, Header, max_length = 255,
+    params(UserPath, ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 255,
         pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = IDEMPOTENCY_KEY_DESCRIPTION)),
     request_body = AddDeviceBody,
     responses(
@@ -195,7 +195,7 @@ fn with_etag(device: &Device) -> Response {
             `False`, `1` or `0` (anything else is 400 / 1002)."),
         ("contact_uri" = Option<String>, Query, description = "Read only when the body is \
             empty: a new number; an unencoded `+` (read as a space) is read back as `+`."),
-        ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
         description = IF_MATCH_DESCRIPTION),
     ),
     request_body(content = Option<UpdateDeviceBody>,
@@ -297,7 +297,7 @@ pub(crate) async fn set_sip_password(
     delete,
     path = "/v2/accounts/{sid}/users/{user_id}/devices/{device_id}",
     tag = "devices",
-    params(DevicePath, ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+    params(DevicePath, ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
         description = IF_MATCH_DESCRIPTION)),
     responses(
         (status = 200, description = "Deleted: `data` is `null`.", body = Envelope<Success<Null>>),

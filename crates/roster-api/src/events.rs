@@ -50,9 +50,9 @@ const RECHECK: Duration = Duration::from_secs(1);
     tag = "events",
     params(
         AccountPath,
-        ("Last-Event-ID" = Option<u64>, Header, description = "The last event id the client \
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "The last event id the client \
             saw; what came after it is sent first."),
-        ("last_event_id" = Option<u64>, Query, description = "The same, for a first \
+        ("last_event_id" = Option<i64>, Query, nullable = false, minimum = 0, description = "The same, for a first \
             connection that cannot set headers; the header wins."),
     ),
     responses(
@@ -107,12 +107,26 @@ pub(crate) async fn stream_events(
 /// Where a reconnecting client left off: the `Last-Event-ID` header browsers send, or the
 /// `last_event_id` query parameter for a first connection that wants to catch up.
 fn last_event_id(headers: &HeaderMap, query: &Query) -> Result<Option<u64>, ApiError> {
-    let raw = match headers.get("last-event-id") {
-        Some(value) => Some(value.to_str().map_err(|_| malformed_id())?.to_owned()),
-        None => query.get("last_event_id").map(str::to_owned),
-    };
-    raw.map(|raw| raw.trim().parse::<u64>().map_err(|_| malformed_id()))
-        .transpose()
+    // The query parameter is checked even when the header wins, so a bad one is never
+    // silently ignored.
+    let from_query = query.get("last_event_id").map(event_id).transpose()?;
+    match headers.get("last-event-id") {
+        Some(value) => value
+            .to_str()
+            .map_err(|_| malformed_id())
+            .and_then(event_id)
+            .map(Some),
+        None => Ok(from_query),
+    }
+}
+
+/// An event id: a whole number that fits the signed 64 bits ids are stored in.
+fn event_id(raw: &str) -> Result<u64, ApiError> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|id| i64::try_from(*id).is_ok())
+        .ok_or_else(malformed_id)
 }
 
 fn malformed_id() -> ApiError {

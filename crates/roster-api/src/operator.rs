@@ -107,7 +107,8 @@ json_body! {
     /// An account's settings; each one not sent keeps its value (or its default on create).
     pub(crate) struct SettingsBody {
         /// 1 to 100 characters, not blank; default the sid.
-        #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = "\\S")]
+        #[schema(value_type = Option<String>, min_length = 1, max_length = 100,
+            pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
         name: Option<String> = string(Name),
         /// 1 to 32 lower-case letters, digits or `-`; default `local`. An account homed in
         /// another region than the server's is refused by the Users API (401 / 1010).

@@ -110,7 +110,7 @@ json_body! {
     post,
     path = "/v2/accounts/{sid}/users",
     tag = "users",
-    params(AccountPath, ("Idempotency-Key" = Option<String>, Header, max_length = 255,
+    params(AccountPath, ("Idempotency-Key" = Option<String>, Header, nullable = false, max_length = 255,
         pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = IDEMPOTENCY_KEY_DESCRIPTION)),
     request_body = CreateUserBody,
     responses(
@@ -301,7 +301,7 @@ pub(crate) async fn get_user(
     put,
     path = "/v2/accounts/{sid}/users/{user_id}",
     tag = "users",
-    params(UserPath, ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+    params(UserPath, ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
         description = IF_MATCH_DESCRIPTION)),
     request_body = UpdateUserBody,
     responses(
@@ -350,7 +350,7 @@ pub(crate) async fn update_user(
     delete,
     path = "/v2/accounts/{sid}/users/{user_id}",
     tag = "users",
-    params(UserPath, ("If-Match" = Option<String>, Header, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
+    params(UserPath, ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^ *(\*|(W/)?"[!#-+.-~-]*"( *, *(W/)?"[!#-+.-~-]*")*) *$"#,
         description = IF_MATCH_DESCRIPTION)),
     responses(
         (status = 200, description = "Deleted: `data` is `null`.", body = Envelope<Success<Null>>),

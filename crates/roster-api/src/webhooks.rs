@@ -91,8 +91,10 @@ impl<'a> DeliveryView<'a> {
 json_body! {
     /// A receiver to register.
     pub(crate) struct WebhookBody {
-        /// Mandatory (400 / 1001): an `http://` or `https://` URL without credentials.
-        #[schema(value_type = String, required = true)]
+        /// Mandatory (400 / 1001): an `http://` or `https://` URL of visible ASCII (percent-
+        /// encode the rest), with a host and without credentials.
+        #[schema(value_type = String, required = true, max_length = 2048,
+            pattern = r##"^https?://(\[[0-9A-Fa-f:.]+\](:[0-9]*)?|[!-"$-.0->A-Z\\^-~]+)([/?#][!-~]*)?$"##)]
         url: Option<String> = string(Url),
         /// 16 to 256 visible ASCII characters to sign deliveries with; default a new one.
         #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]

@@ -21,8 +21,13 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Checks a receiver URL: http or https, with a host, without credentials or spaces.
+    /// Checks a receiver URL: `http://` or `https://`, then a host (and port) without
+    /// credentials, then an optional path, query or fragment; visible ASCII only (anything
+    /// else must be percent-encoded), at most 2048 characters.
     pub fn check_url(url: &str) -> Result<(), &'static str> {
+        if url.len() > 2048 || !url.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be at most 2048 visible ASCII characters (percent-encode the rest)");
+        }
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"))
@@ -34,8 +39,19 @@ impl Webhook {
         if authority.contains('@') {
             return Err("must not carry credentials; the signature authenticates deliveries");
         }
-        if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("must be at most 2048 characters, without spaces");
+        // Brackets only around an IPv6 address, as URLs write one, with an optional port.
+        let host_ok = match authority.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').is_some_and(|(ip, after)| {
+                ip.parse::<std::net::Ipv6Addr>().is_ok()
+                    && (after.is_empty()
+                        || after
+                            .strip_prefix(':')
+                            .is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit())))
+            }),
+            None => !authority.contains(['[', ']']),
+        };
+        if !host_ok {
+            return Err("must name a host: a name, an IPv4 address or an IPv6 one in brackets");
         }
         Ok(())
     }
@@ -94,5 +110,11 @@ mod tests {
         assert!(Webhook::check_url("https:///path").is_err());
         assert!(Webhook::check_url("https://user:pw@example.com/").is_err());
         assert!(Webhook::check_url("https://example.com/a b").is_err());
+        assert!(Webhook::check_url("https://exämple.com/").is_err());
+        assert!(Webhook::check_url("").is_err());
+        assert!(Webhook::check_url("http://[::1]:9000/hook").is_ok());
+        assert!(Webhook::check_url("http://[::1/hook").is_err());
+        assert!(Webhook::check_url("http://[:::]/").is_err());
+        assert!(Webhook::check_url("http://a]b/").is_err());
     }
 }
