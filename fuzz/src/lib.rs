@@ -193,17 +193,14 @@ fn assert_valid_key(key: &str) {
 }
 
 /// Panics unless `kept` is what a create keeps for its retries: a valid key, a SHA-256
-/// fingerprint, the clock's time, and the answer of the very record being written.
-fn assert_kept_answer(kept: &IdempotentAnswer, id: &str, version: u64) {
+/// fingerprint, the clock's time, and the answer of the very record being written (`id`
+/// as the answer shows it: a user's a string, a device's a number).
+fn assert_kept_answer(kept: &IdempotentAnswer, id: Value, version: u64) {
     assert_valid_key(&kept.key);
     assert_eq!(kept.fingerprint.len(), 32, "fingerprint is not a SHA-256");
     assert_eq!(kept.at, at(), "kept answer not stamped with the clock");
     let answer: Value = serde_json::from_slice(&kept.answer).expect("a kept answer is JSON");
-    assert_eq!(
-        answer["data"]["id"].as_str(),
-        Some(id),
-        "kept answer is another record's"
-    );
+    assert_eq!(answer["data"]["id"], id, "kept answer is another record's");
     assert_eq!(
         version, FIRST_VERSION,
         "a new record not at the first version"
@@ -325,7 +322,7 @@ impl Store for FixedStore {
         }
         let created = new.clone().into_user();
         if let Some(kept) = idempotency {
-            assert_kept_answer(kept, &created.id.to_string(), created.version);
+            assert_kept_answer(kept, created.id.to_string().into(), created.version);
         }
         Ok(created)
     }
@@ -465,7 +462,7 @@ impl Store for FixedStore {
         }
         let added = device.clone().into_device(user);
         if let Some(kept) = idempotency {
-            assert_kept_answer(kept, &added.id.to_string(), added.version);
+            assert_kept_answer(kept, added.id.get().into(), added.version);
         }
         Ok(added)
     }
