@@ -18,6 +18,7 @@ use serde_json::Value;
 enum Kind {
     Text,
     Flag,
+    /// A whole number from 0 to 2^64 - 1, however written: `1342`, `1342.0`, `1.342e3`.
     Count,
     /// Only whether it is there counts (`role` and `id` on update).
     Any,
@@ -452,7 +453,12 @@ fn expected(endpoint: &Endpoint, body: &[u8]) -> Expected {
         (None, _) | (Some(_), Kind::Any) => true,
         (Some(value), Kind::Text) => value.is_string(),
         (Some(value), Kind::Flag) => value.is_boolean(),
-        (Some(value), Kind::Count) => value.as_u64().is_some(),
+        (Some(value), Kind::Count) => {
+            value.as_u64().is_some()
+                || value
+                    .as_f64()
+                    .is_some_and(|n| n.fract() == 0.0 && (0.0..2f64.powi(64)).contains(&n))
+        }
     };
     if let Some(first) = endpoint.required_first {
         if !type_ok(first, Kind::Text) {
