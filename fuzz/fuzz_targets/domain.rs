@@ -213,6 +213,7 @@ fn device_rules(bytes: &[u8]) {
         verified,
         available: verified.then_some(a & 4 == 4),
         status: DeviceStatus::Free,
+        version: 3,
     };
     let available = match b % 3 {
         0 => None,
@@ -232,6 +233,8 @@ fn device_rules(bytes: &[u8]) {
         return;
     };
     assert!(next.available.is_none() || next.verified, "{next:?}");
+    // Versions are storage's to move.
+    assert_eq!(next.version, device.version);
     assert!(next.available != Some(true) || next.verified);
     assert_eq!(next.kind(), device.kind());
     if let Some(number) = number {

@@ -2,7 +2,8 @@
 //! over a small fixed store held in memory, and the checks every answer must pass.
 //!
 //! The store never changes, so one input always gets the same answer: a crash found once
-//! is found again from its file. It checks what the service hands it (limits, normalised
+//! is found again from its file. It keeps no idempotency key, no event and no webhook, and
+//! its records stay at their fixed versions, against which `If-Match` is checked. It checks what the service hands it (limits, normalised
 //! numbers, valid names...) and panics on a value that should never reach storage; the
 //! fuzzer's panic hook turns that into a crash even inside the app's panic-catching layer.
 
@@ -10,19 +11,21 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
 use base64::Engine;
 use jiff::Timestamp;
 use roster_api::{AppState, FailedAuthLimiter};
 use roster_domain::{
-    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Device, DeviceChange, DeviceId, DeviceKind,
-    DeviceName, DeviceStatus, Email, ManualClock, NamePolicy, NewDevice, NewUser, PersonName,
-    RateLimit, RegionName, Role, RuleError, SipCredentials, SipUri, TimeZoneName, User,
-    UserChanges, UserFields, UserId, E164,
+    Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
+    DeviceKind, DeviceName, DeviceStatus, Email, Event, ManualClock, NamePolicy, NewDevice,
+    NewUser, PersonName, Precondition, RateLimit, RegionName, Role, RuleError, SipCredentials,
+    SipUri, TimeZoneName, User, UserChanges, UserFields, UserId, Webhook, E164, FIRST_VERSION,
 };
 use roster_service::{Directory, DirectoryOptions, RateDecision, RateLimiter, TokenHasher};
-use roster_store::{Conflict, Store, StoreError, UserPage, UserQuery};
+use roster_store::{
+    Conflict, EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery,
+};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -32,6 +35,11 @@ pub const VOIP: &str = "voip";
 /// A user without an email (devices 11, 12, 13) and one with (devices 21, 22).
 pub const USER_A: &str = "0123456789abcdef0123456789abcdef";
 pub const USER_B: &str = "fedcba9876543210fedcba9876543210";
+/// The users' fixed versions, and their devices'. All differ, so a check against the
+/// wrong record's version shows.
+pub const USER_A_VERSION: u64 = 4;
+pub const USER_B_VERSION: u64 = 7;
+pub const DEVICE_VERSIONS: [(u64, u64); 5] = [(11, 2), (12, 1), (13, 3), (21, 5), (22, 6)];
 /// Values the store reports as already used in the account.
 pub const TAKEN_NUMBER: &str = "+919800000000";
 pub const TAKEN_EMAIL: &str = "taken@example.com";
@@ -65,9 +73,18 @@ fn account(sid: &str, voip: bool) -> Account {
     }
 }
 
+/// The fixed version of device `id`, or of no device.
+pub fn device_version(id: u64) -> Option<u64> {
+    DEVICE_VERSIONS
+        .iter()
+        .find(|&&(device, _)| device == id)
+        .map(|&(_, version)| version)
+}
+
 fn device(user: UserId, id: u64, contact: &str, verified: bool, on: Option<bool>) -> Device {
     let contact_uri = ContactUri::parse(contact).expect("fixed contact");
     Device {
+        version: device_version(id).expect("a fixed device"),
         id: DeviceId::from_u64(id).expect("fixed device id"),
         user_id: user,
         name: DeviceName::default_for(contact_uri.kind()),
@@ -80,19 +97,25 @@ fn device(user: UserId, id: u64, contact: &str, verified: bool, on: Option<bool>
 
 fn user(id: &str, fields: UserFields) -> Option<User> {
     let user_id = UserId::parse(id).ok()?;
-    let (first, last, email, devices) = if id == USER_A {
+    let (first, last, email, devices, version) = if id == USER_A {
         let devices = vec![
             device(user_id, 11, "+919812345678", true, Some(false)),
             device(user_id, 12, "+919812345679", false, None),
             device(user_id, 13, "sip:ashar1a2b3c4d", true, Some(false)),
         ];
-        ("Asha", "Rao", None, devices)
+        ("Asha", "Rao", None, devices, USER_A_VERSION)
     } else if id == USER_B {
         let devices = vec![
             device(user_id, 21, "+14155550100", true, Some(false)),
             device(user_id, 22, "sip:ravik0a1b2c3d", true, Some(true)),
         ];
-        ("Ravi", "Kumar", Some("ravi@example.com"), devices)
+        (
+            "Ravi",
+            "Kumar",
+            Some("ravi@example.com"),
+            devices,
+            USER_B_VERSION,
+        )
     } else {
         return None;
     };
@@ -107,6 +130,7 @@ fn user(id: &str, fields: UserFields) -> Option<User> {
         date_updated: at(),
         last_login: None,
         devices: fields.needs_devices().then_some(devices),
+        version,
     })
 }
 
@@ -157,6 +181,30 @@ fn assert_valid_device(device: &NewDevice) {
         device.name.as_str()
     );
     assert!((1..DeviceId::LIMIT).contains(&device.id.get()));
+}
+
+/// Panics unless `key` is an idempotency key as the API accepts them.
+fn assert_valid_key(key: &str) {
+    assert!(
+        (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x20..0x7f).contains(&b)),
+        "idempotency key {key:?} reached storage"
+    );
+    assert_eq!(key, key.trim(), "idempotency key kept with its spaces");
+}
+
+/// Panics unless `kept` is what a create keeps for its retries: a valid key, a SHA-256
+/// fingerprint, the clock's time, and the answer of the very record being written (`id`
+/// as the answer shows it: a user's a string, a device's a number).
+fn assert_kept_answer(kept: &IdempotentAnswer, id: Value, version: u64) {
+    assert_valid_key(&kept.key);
+    assert_eq!(kept.fingerprint.len(), 32, "fingerprint is not a SHA-256");
+    assert_eq!(kept.at, at(), "kept answer not stamped with the clock");
+    let answer: Value = serde_json::from_slice(&kept.answer).expect("a kept answer is JSON");
+    assert_eq!(answer["data"]["id"], id, "kept answer is another record's");
+    assert_eq!(
+        version, FIRST_VERSION,
+        "a new record not at the first version"
+    );
 }
 
 /// The fixed store: two accounts, two users with their devices, nothing ever written.
@@ -231,7 +279,12 @@ impl Store for FixedStore {
         Ok(self.keys.iter().any(|k| k.id == *id))
     }
 
-    async fn create_user(&self, sid: &AccountSid, new: &NewUser) -> Result<User, StoreError> {
+    async fn create_user(
+        &self,
+        sid: &AccountSid,
+        new: &NewUser,
+        idempotency: Option<&IdempotentAnswer>,
+    ) -> Result<User, StoreError> {
         assert_valid_name(&new.first_name);
         assert_valid_name(&new.last_name);
         if let Some(email) = &new.email {
@@ -267,7 +320,22 @@ impl Store for FixedStore {
         {
             return Err(StoreError::Conflict(Conflict::Email));
         }
-        Ok(new.clone().into_user())
+        let created = new.clone().into_user();
+        if let Some(kept) = idempotency {
+            assert_kept_answer(kept, created.id.to_string().into(), created.version);
+        }
+        Ok(created)
+    }
+
+    async fn idempotent_answer(
+        &self,
+        _sid: &AccountSid,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<IdempotentAnswer>, StoreError> {
+        assert_valid_key(key);
+        assert_eq!(now, at());
+        Ok(None)
     }
 
     async fn user(
@@ -319,12 +387,14 @@ impl Store for FixedStore {
         _sid: &AccountSid,
         id: UserId,
         changes: &UserChanges,
+        expect: &Precondition,
         _at: Timestamp,
     ) -> Result<User, StoreError> {
         changes.first_name.iter().for_each(assert_valid_name);
         changes.last_name.iter().for_each(assert_valid_name);
         let current =
             user(&id.to_string(), UserFields::default()).ok_or(RuleError::UserNotFound)?;
+        expect.check(current.version)?;
         if let Some(email) = &changes.email {
             assert!(
                 Email::parse(email.as_str()).is_ok(),
@@ -334,11 +404,28 @@ impl Store for FixedStore {
                 return Err(StoreError::Conflict(Conflict::Email));
             }
         }
-        Ok(current.apply(changes)?)
+        let mut next = current.apply(changes)?;
+        // As the backends do: a change that changes nothing is no new version.
+        if next != current {
+            next.version = current.version + 1;
+        }
+        Ok(next)
     }
 
-    async fn delete_user(&self, _sid: &AccountSid, id: UserId) -> Result<bool, StoreError> {
-        Ok(all_devices(id).is_some())
+    async fn delete_user(
+        &self,
+        _sid: &AccountSid,
+        id: UserId,
+        expect: &Precondition,
+        _at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        match user(&id.to_string(), UserFields::default()) {
+            Some(current) => {
+                expect.check(current.version)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn record_login(
@@ -364,6 +451,7 @@ impl Store for FixedStore {
         user: UserId,
         device: &NewDevice,
         _at: Timestamp,
+        idempotency: Option<&IdempotentAnswer>,
     ) -> Result<Device, StoreError> {
         assert_valid_device(device);
         let devices = all_devices(user).ok_or(RuleError::UserNotFound)?;
@@ -372,7 +460,11 @@ impl Store for FixedStore {
         if taken {
             return Err(StoreError::Conflict(Conflict::Number));
         }
-        Ok(device.clone().into_device(user))
+        let added = device.clone().into_device(user);
+        if let Some(kept) = idempotency {
+            assert_kept_answer(kept, added.id.get().into(), added.version);
+        }
+        Ok(added)
     }
 
     async fn update_device(
@@ -381,6 +473,7 @@ impl Store for FixedStore {
         user: UserId,
         id: DeviceId,
         change: &DeviceChange,
+        expect: &Precondition,
         _at: Timestamp,
     ) -> Result<Device, StoreError> {
         if let Some(number) = &change.contact_uri {
@@ -391,7 +484,8 @@ impl Store for FixedStore {
             .iter()
             .find(|d| d.id == id)
             .ok_or(RuleError::DeviceNotFound)?;
-        let next = current.apply(change)?;
+        expect.check(current.version)?;
+        let mut next = current.apply(change)?;
         assert!(
             next.available != Some(true) || next.verified,
             "an unverified device was turned on"
@@ -405,6 +499,9 @@ impl Store for FixedStore {
         if next.available == Some(true) && current.available != Some(true) && another_on {
             return Err(StoreError::Conflict(Conflict::AnotherDeviceOn));
         }
+        if next != *current {
+            next.version = current.version + 1;
+        }
         Ok(next)
     }
 
@@ -413,14 +510,15 @@ impl Store for FixedStore {
         _sid: &AccountSid,
         user: UserId,
         id: DeviceId,
+        expect: &Precondition,
         _at: Timestamp,
     ) -> Result<(), StoreError> {
         let devices = all_devices(user).ok_or(RuleError::UserNotFound)?;
-        if devices.iter().any(|d| d.id == id) {
-            Ok(())
-        } else {
-            Err(RuleError::DeviceNotFound.into())
-        }
+        let current = devices
+            .iter()
+            .find(|d| d.id == id)
+            .ok_or(RuleError::DeviceNotFound)?;
+        Ok(expect.check(current.version)?)
     }
 
     async fn verify_device(
@@ -488,6 +586,73 @@ impl Store for FixedStore {
             .cloned()
             .collect())
     }
+
+    async fn events(
+        &self,
+        _sid: &AccountSid,
+        _after: u64,
+        _limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn event_bounds(&self, _sid: &AccountSid) -> Result<EventBounds, StoreError> {
+        Ok(EventBounds::default())
+    }
+
+    async fn purge_events(&self, _before: Timestamp) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    /// Accepted with its cursor at the newest event, 0 here, and then not kept.
+    async fn add_webhook(&self, hook: &Webhook) -> Result<Webhook, StoreError> {
+        assert!(
+            Webhook::check_url(&hook.url).is_ok(),
+            "webhook URL reached storage"
+        );
+        Ok(Webhook {
+            cursor: 0,
+            ..hook.clone()
+        })
+    }
+
+    async fn webhooks(&self, _sid: Option<&AccountSid>) -> Result<Vec<Webhook>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn remove_webhook(&self, _sid: &AccountSid, _id: &str) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn lease_webhook(
+        &self,
+        _sid: &AccountSid,
+        _id: &str,
+        _owner: &str,
+        _now: Timestamp,
+        _until: Timestamp,
+    ) -> Result<Option<Webhook>, StoreError> {
+        Ok(None)
+    }
+
+    async fn advance_webhook(
+        &self,
+        _sid: &AccountSid,
+        _id: &str,
+        _owner: &str,
+        _cursor: u64,
+        _delivery: Option<&Delivery>,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn deliveries(
+        &self,
+        _sid: &AccountSid,
+        _limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Lets every request through: budgets are not what is fuzzed, and a refused request
@@ -515,6 +680,8 @@ impl RateLimiter for Unlimited {
 pub struct App {
     runtime: tokio::runtime::Runtime,
     router: Router,
+    /// Held so the server never reads as stopping.
+    _stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// What an answer said, read back from its envelope.
@@ -524,6 +691,8 @@ pub struct Answer {
     /// `error_data.code` of a failure.
     pub code: Option<u32>,
     pub description: String,
+    /// The `ETag` header, when there was one.
+    pub etag: Option<String>,
     /// The whole envelope.
     pub envelope: Value,
     /// The envelope's text.
@@ -544,12 +713,14 @@ pub fn app() -> &'static App {
         let store = Arc::new(FixedStore::new(&hasher));
         let clock = Arc::new(ManualClock::new(at()));
         let directory = Directory::new(store, clock, hasher, DirectoryOptions::default());
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
             directory: Arc::new(directory),
             rate_limiter: Arc::new(Unlimited),
             failed_auth: Arc::new(FailedAuthLimiter::new(10)),
             region: Arc::new(RegionName::parse("local").expect("fixed region")),
             operator_token: Some(Arc::from(OPERATOR_TOKEN)),
+            stopping,
         };
         // Timers: the body reader bounds how long a body may take to arrive.
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -559,6 +730,7 @@ pub fn app() -> &'static App {
         App {
             runtime,
             router: roster_api::router(state),
+            _stopping: stopping_tx,
         }
     })
 }
@@ -568,7 +740,23 @@ impl App {
     /// `Content-Type: application/json` when there is a body, and checks the envelope.
     /// `None` when `uri` is not one an HTTP client could send.
     pub fn send(&self, method: Method, sid: &str, uri: &str, body: &[u8]) -> Option<Answer> {
+        self.send_with(method, sid, uri, &[], body)
+    }
+
+    /// [`App::send`] with more headers, in order (a name may come more than once). `None`
+    /// when `uri` or a header value is not one an HTTP client could send.
+    pub fn send_with(
+        &self,
+        method: Method,
+        sid: &str,
+        uri: &str,
+        headers: &[(HeaderName, &[u8])],
+        body: &[u8],
+    ) -> Option<Answer> {
         let mut request = Request::builder().method(method.clone()).uri(uri);
+        for (name, value) in headers {
+            request = request.header(name, HeaderValue::from_bytes(value).ok()?);
+        }
         let auth = if uri.starts_with("/operator/") {
             format!("Bearer {OPERATOR_TOKEN}")
         } else {
@@ -586,12 +774,18 @@ impl App {
             .block_on(self.router.clone().oneshot(request))
             .unwrap_or_else(|never| match never {});
         let status = response.status();
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .map(|v| v.to_str().expect("an ETag is ASCII").to_owned());
         let bytes = self
             .runtime
             .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
             .expect("an in-memory body reads");
         let text = String::from_utf8(bytes.to_vec()).expect("answers are UTF-8");
-        Some(check_envelope(status, &method, text))
+        let mut answer = check_envelope(status, &method, text);
+        answer.etag = etag;
+        Some(answer)
     }
 }
 
@@ -641,6 +835,7 @@ fn check_envelope(status: StatusCode, method: &Method, text: String) -> Answer {
         status: status.as_u16(),
         code,
         description,
+        etag: None,
         envelope,
         text,
     }

@@ -68,7 +68,13 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
                 .and_then(|t| t.strip_suffix('"'))
                 .filter(|t| !t.contains('"'))
                 .ok_or_else(malformed)?;
-            if let (false, Ok(version)) = (weak, opaque.parse::<u64>()) {
+            // Strong comparison is character by character: only a version's tag as roster
+            // issues it names that version, not `"07"` or `"+7"`.
+            let issued = opaque
+                .parse::<u64>()
+                .ok()
+                .filter(|v| v.to_string() == opaque);
+            if let (false, Some(version)) = (weak, issued) {
                 versions.push(version);
             }
         }
@@ -151,6 +157,19 @@ mod tests {
         assert_eq!(if_match(&[""]).unwrap(), Precondition::None);
         assert_eq!(if_match(&[" , "]).unwrap(), Precondition::None);
         assert!(if_match(&["\"3"]).is_err());
+    }
+
+    #[test]
+    fn only_the_tag_as_issued_names_a_version() {
+        // Strong comparison: `"04"` and `"+4"` are tags roster never issued, not version 4.
+        assert_eq!(
+            if_match(&["\"04\", \"+4\", \"4 \", \"00\""]).unwrap(),
+            Precondition::OneOf(vec![])
+        );
+        assert_eq!(
+            if_match(&["\"0\", \"40\""]).unwrap(),
+            Precondition::OneOf(vec![0, 40])
+        );
     }
 
     #[test]
