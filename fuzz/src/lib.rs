@@ -238,6 +238,27 @@ fn known_account(sid: &AccountSid) -> Option<Account> {
 
 #[async_trait]
 impl Store for FixedStore {
+    async fn create_users(
+        &self,
+        _sid: &AccountSid,
+        users: &[NewUser],
+    ) -> Result<Vec<User>, StoreError> {
+        // The fixed store never grows: a batch is answered as made (no route reaches it).
+        Ok(users.iter().cloned().map(NewUser::into_user).collect())
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.known_schema_version())
+    }
+
+    fn known_schema_version(&self) -> i64 {
+        roster_store::sqlite::KNOWN_VERSION
+    }
+
+    fn stats(&self) -> roster_store::StoreStats {
+        roster_store::StoreStats::default()
+    }
+
     async fn secret(&self, _name: &str, make: fn() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
         Ok(make())
     }
@@ -721,6 +742,7 @@ pub fn app() -> &'static App {
             region: Arc::new(RegionName::parse("local").expect("fixed region")),
             operator_token: Some(Arc::from(OPERATOR_TOKEN)),
             stopping,
+            metrics: Arc::new(roster_api::Metrics::new()),
         };
         // Timers: the body reader bounds how long a body may take to arrive.
         let runtime = tokio::runtime::Builder::new_current_thread()

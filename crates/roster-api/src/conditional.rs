@@ -89,7 +89,7 @@ fn parse_if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
     Ok(Precondition::OneOf(versions))
 }
 
-/// The `Idempotency-Key` header, when sent: 1 to 255 visible ASCII characters.
+/// The `Idempotency-Key` header, when sent: 1 to 255 printable ASCII characters.
 #[derive(Debug, Default)]
 pub(crate) struct IdempotencyKey(pub(crate) Option<String>);
 
@@ -108,7 +108,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .filter(|k| k.bytes().all(|b| (0x20..0x7f).contains(&b)))
             .ok_or_else(|| {
                 ApiError::BadRequest(
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned(),
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters".to_owned(),
                 )
             })?;
         Ok(Self(Some(key.to_owned())))

@@ -192,7 +192,7 @@ pub(crate) fn replayed(answer: Vec<u8>) -> Response {
     (etag(FIRST_VERSION), replay, Reply::replayed(answer)).into_response()
 }
 
-pub(crate) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "Extension: 1 to 255 visible ASCII \
+pub(crate) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "Extension: 1 to 255 printable ASCII \
     characters chosen by the client. A retry of the same request (same target, same JSON) \
     within 24 hours gets the first answer again and creates nothing; the key with another \
     request is 409 / 1008. Invalid keys are 400 / 1007.";
