@@ -11,8 +11,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use roster_domain::{Account, AccountSid};
-use roster_service::{AccountStatus, RateDecision, ServiceError};
+use roster_domain::{Account, RegionName};
+use roster_service::{AccountStatus, Directory, RateDecision};
 
 use crate::envelope::AccountTag;
 use crate::error::ApiError;
@@ -84,38 +84,49 @@ impl Caller {
     }
 }
 
-/// Steps 1-3: the credentials, the account they belong to, and its region.
+/// Steps 1-3 at the gate, where failed credentials also count against the address.
 async fn admit(state: &AppState, caller: Caller) -> Result<Arc<Account>, Response> {
-    let sid = authenticate(state, &caller).await?;
-
-    if caller.path_sid.as_deref() != Some(sid.as_str()) {
-        return Err(ApiError::Forbidden.into_response());
+    let credentials = caller
+        .credentials
+        .as_ref()
+        .map(|(key, token)| (key.as_str(), token.as_str()));
+    let admitted = admission(
+        &state.directory,
+        &state.region,
+        credentials,
+        caller.path_sid.as_deref(),
+    )
+    .await;
+    match admitted {
+        Ok(account) => Ok(account),
+        Err(ApiError::Unauthenticated) => Err(refuse_credentials(state, caller.client)),
+        Err(other) => Err(other.into_response()),
     }
-    let account = match state.directory.account(&sid).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return Err(ApiError::Forbidden.into_response()),
-        Err(error) => return Err(ApiError::from(error).into_response()),
+}
+
+/// Steps 1-3: the credentials, the account they belong to, and its region. Without side
+/// effects, so an open event stream can ask again.
+pub(crate) async fn admission(
+    directory: &Directory,
+    region: &RegionName,
+    credentials: Option<(&str, &str)>,
+    path_sid: Option<&str>,
+) -> Result<Arc<Account>, ApiError> {
+    let Some((key, token)) = credentials else {
+        return Err(ApiError::Unauthenticated);
     };
-    if account.region != *state.region {
-        return Err(ApiError::WrongRegion(account.region.to_string()).into_response());
+    let sid = directory.authenticate(key, token).await?;
+
+    if path_sid != Some(sid.as_str()) {
+        return Err(ApiError::Forbidden);
+    }
+    let account = directory.account(&sid).await?.ok_or(ApiError::Forbidden)?;
+    if account.region != *region {
+        return Err(ApiError::WrongRegion(account.region.to_string()));
     }
     Ok(account)
 }
 
-async fn authenticate(state: &AppState, caller: &Caller) -> Result<AccountSid, Response> {
-    let outcome = match &caller.credentials {
-        Some((key, token)) => state.directory.authenticate(key, token).await,
-        None => Err(ServiceError::Unauthenticated),
-    };
-    match outcome {
-        Ok(sid) => Ok(sid),
-        Err(ServiceError::Unauthenticated) => Err(refuse_credentials(state, caller.client)),
-        Err(other) => Err(ApiError::from(other).into_response()),
-    }
-}
-
-/// Answers failed credentials with 401, or 429 once the client address has failed too
-/// often this minute, so guessing cannot go on at full speed.
 fn refuse_credentials(state: &AppState, client: Option<IpAddr>) -> Response {
     if let Some(limited) = count_failure(state, client) {
         return limited;

@@ -91,6 +91,7 @@ pub(crate) async fn stream_events(
         directory: state.directory.clone(),
         account,
         credentials: crate::auth::basic_credentials(&headers),
+        region: state.region.clone(),
         checked: tokio::time::Instant::now(),
         after,
         pending,
@@ -144,6 +145,7 @@ struct Cursor {
     account: Arc<Account>,
     /// The key and token the stream was opened with, checked again every [`RECHECK`].
     credentials: Option<(String, String)>,
+    region: Arc<roster_domain::RegionName>,
     checked: tokio::time::Instant,
     after: u64,
     pending: VecDeque<SseEvent>,
@@ -192,23 +194,21 @@ impl Cursor {
 }
 
 impl Cursor {
-    /// Whether the stream's key is still valid for its account, and the account still
-    /// there; answered from the directory's short-lived caches.
+    /// Whether the stream would still be let in as the gate lets requests in; answered
+    /// from the directory's short-lived caches.
     async fn still_admitted(&mut self) -> bool {
         if self.checked.elapsed() < RECHECK {
             return true;
         }
         self.checked = tokio::time::Instant::now();
-        let Some((key, token)) = &self.credentials else {
-            return false;
-        };
-        let sid = &self.account.sid;
-        match self.directory.authenticate(key, token).await {
-            Ok(owner) if owner == *sid => {
-                matches!(self.directory.account(sid).await, Ok(Some(_)))
-            }
-            _ => false,
-        }
+        let credentials = self
+            .credentials
+            .as_ref()
+            .map(|(key, token)| (key.as_str(), token.as_str()));
+        let sid = Some(self.account.sid.as_str());
+        crate::auth::admission(&self.directory, &self.region, credentials, sid)
+            .await
+            .is_ok()
     }
 }
 
