@@ -48,7 +48,7 @@ pub(crate) enum ApiError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, Option<u32>, &'static str, String) {
+    pub(crate) fn parts(&self) -> (StatusCode, Option<u32>, &'static str, String) {
         use ApiError as E;
         match self {
             E::Rule(rule) => {

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use futures_util::future::BoxFuture;
 use futures_util::stream;
 use roster_domain::{Account, Event, EventRecord, UserFields, UserId};
 use roster_service::{Directory, EVENT_PAGE};
@@ -70,6 +71,42 @@ pub(crate) async fn stream_events(
     query: Query,
 ) -> Result<Response, ApiError> {
     let resume = last_event_id(&headers, &query)?;
+    // The key and token the stream was opened with are checked again as it runs.
+    let credentials = crate::auth::basic_credentials(&headers);
+    let directory = state.directory.clone();
+    let region = state.region.clone();
+    let sid = account.sid.to_string();
+    let recheck: StillAdmitted = Arc::new(move || {
+        let (directory, region, credentials, sid) = (
+            directory.clone(),
+            region.clone(),
+            credentials.clone(),
+            sid.clone(),
+        );
+        Box::pin(async move {
+            let credentials = credentials
+                .as_ref()
+                .map(|(key, token)| (key.as_str(), token.as_str()));
+            crate::auth::admission(&directory, &region, credentials, Some(&sid))
+                .await
+                .is_ok()
+        })
+    });
+    open_stream(&state, account, resume, recheck).await
+}
+
+/// Asks whether an open stream would still be let in now; answered from the directory's
+/// short-lived caches, every [`RECHECK`].
+pub type StillAdmitted = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
+
+/// The account's event stream from after `resume` (or from the next change), for as long
+/// as `recheck` holds and the server runs.
+pub(crate) async fn open_stream(
+    state: &AppState,
+    account: Arc<Account>,
+    resume: Option<u64>,
+    recheck: StillAdmitted,
+) -> Result<Response, ApiError> {
     let bounds = state.directory.event_bounds(&account).await?;
     let mut pending = VecDeque::new();
     let after = match resume {
@@ -90,8 +127,7 @@ pub(crate) async fn stream_events(
     let cursor = Cursor {
         directory: state.directory.clone(),
         account,
-        credentials: crate::auth::basic_credentials(&headers),
-        region: state.region.clone(),
+        recheck,
         checked: tokio::time::Instant::now(),
         after,
         pending,
@@ -122,7 +158,7 @@ fn last_event_id(headers: &HeaderMap, query: &Query) -> Result<Option<u64>, ApiE
 }
 
 /// An event id: a whole number that fits the signed 64 bits ids are stored in.
-fn event_id(raw: &str) -> Result<u64, ApiError> {
+pub(crate) fn event_id(raw: &str) -> Result<u64, ApiError> {
     raw.trim()
         .parse::<u64>()
         .ok()
@@ -143,9 +179,8 @@ fn gap_event(last: u64, next: u64) -> SseEvent {
 struct Cursor {
     directory: Arc<Directory>,
     account: Arc<Account>,
-    /// The key and token the stream was opened with, checked again every [`RECHECK`].
-    credentials: Option<(String, String)>,
-    region: Arc<roster_domain::RegionName>,
+    /// Whether the stream's opener may still read it, asked every [`RECHECK`].
+    recheck: StillAdmitted,
     checked: tokio::time::Instant,
     after: u64,
     pending: VecDeque<SseEvent>,
@@ -201,14 +236,7 @@ impl Cursor {
             return true;
         }
         self.checked = tokio::time::Instant::now();
-        let credentials = self
-            .credentials
-            .as_ref()
-            .map(|(key, token)| (key.as_str(), token.as_str()));
-        let sid = Some(self.account.sid.as_str());
-        crate::auth::admission(&self.directory, &self.region, credentials, sid)
-            .await
-            .is_ok()
+        (self.recheck)().await
     }
 }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod body;
 mod conditional;
+pub mod dashboard;
 mod devices;
 mod envelope;
 mod error;
