@@ -194,12 +194,12 @@ export class Roster {
     /// Every user of the account, through the API (with devices).
     async users() {
         const all = [];
-        for (let offset = 0; ; offset += 100) {
-            const { status, body, text } = await this.api('GET', `/users?fields=devices&limit=100&offset=${offset}`);
+        for (let offset = 0; ; offset += 50) {
+            const { status, body, text } = await this.api('GET', `/users?fields=devices&limit=50&offset=${offset}`);
             if (status !== 200) throw new Error(`GET /users answered ${status}: ${text}`);
             const page = body.response.map((entry) => entry.data ?? entry);
             all.push(...page);
-            if (page.length < 100) return all;
+            if (page.length < 50) return all;
         }
     }
 
