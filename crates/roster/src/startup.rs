@@ -107,6 +107,15 @@ fn rate_limiter(settings: &Settings) -> anyhow::Result<Arc<dyn RateLimiter>> {
     })
 }
 
+/// The API and, beside it on the same port, the dashboard.
+fn app_router(state: AppState, tls: bool) -> axum::Router {
+    let dashboard = roster_web::router(roster_web::WebState {
+        app: state.clone(),
+        secure_cookies: tls,
+    });
+    roster_api::router(state).merge(dashboard)
+}
+
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,
@@ -147,7 +156,7 @@ impl Server {
         };
         Ok(Self {
             listener,
-            router: roster_api::router(state),
+            router: app_router(state, tls.is_some()),
             tls: tls.map(Arc::new),
             stop,
             metrics,
