@@ -17,7 +17,7 @@ mod users;
 
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -131,13 +131,3 @@ async fn same_origin_posts(
     }
     Ok(next.run(request).await)
 }
-
-/// Keeps `State<WebState>` usable wherever handlers only need the API's part.
-impl axum::extract::FromRef<WebState> for AppState {
-    fn from_ref(state: &WebState) -> Self {
-        state.app.clone()
-    }
-}
-
-/// For handlers that only read the state.
-pub(crate) type Web = State<WebState>;
