@@ -291,7 +291,7 @@ async fn a_broken_rule_is_shown_at_its_field_and_nothing_is_created() {
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     let at = page.body.find("id=\"email-error\"").expect("an error at the email field");
     assert!(page.body[at..].contains("invalid email"), "{}", page.body);
-    assert!(page.body.contains("aria-describedby=\"email-error\""));
+    assert!(page.body.contains("aria-describedby=\"email-hint email-error\""));
     // What was typed comes back.
     assert!(page.body.contains("value=\"not-an-email\""));
     assert_eq!(users_in(&app, &app.acme).await, 0);
