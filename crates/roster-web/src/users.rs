@@ -434,7 +434,11 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
             (page_state.details_problems.summary())
             form method="post" action={ "/users/" (id) } class="stack" novalidate {
                 (csrf_input(signed.csrf()))
-                input type="hidden" name="version" value=(user.version);
+                // What the form was filled in from, so a save can tell whether someone
+                // else changed these details in between.
+                input type="hidden" name="was_first_name" value=(user.first_name.as_str());
+                input type="hidden" name="was_last_name" value=(user.last_name.as_str());
+                input type="hidden" name="was_email" value=(user.email.as_ref().map(|e| e.as_str()).unwrap_or_default());
                 (Input::text("First name", "first_name", &first).required().render(&page_state.details_problems))
                 (Input::text("Last name", "last_name", &last).required().render(&page_state.details_problems))
                 (Input::text("Email", "email", &email).kind("email").render(&page_state.details_problems))
@@ -476,7 +480,11 @@ pub(crate) struct EditForm {
     #[serde(default, rename = "_csrf")]
     csrf: String,
     #[serde(default)]
-    version: String,
+    was_first_name: String,
+    #[serde(default)]
+    was_last_name: String,
+    #[serde(default)]
+    was_email: String,
     #[serde(default)]
     first_name: String,
     #[serde(default)]
@@ -487,8 +495,13 @@ pub(crate) struct EditForm {
 
 const EDIT_FIELDS: [Field; 3] = [Field::FirstName, Field::LastName, Field::Email];
 
-/// Saves the details form. It carries the version it was filled in against, so two
-/// people editing the same user cannot silently undo each other's change.
+/// How often a save is tried again when only the user's devices changed under it (a call
+/// starting, say): those changes move the user's version but do not touch this form.
+const SAVE_ATTEMPTS: usize = 3;
+
+/// Saves the details form. The form carries the details it was filled in from: when
+/// someone else changed them in between, the save is refused rather than silently undoing
+/// their change; a change of the user's devices alone does not count.
 pub(crate) async fn update(
     State(state): State<WebState>,
     signed: Signed,
@@ -497,54 +510,82 @@ pub(crate) async fn update(
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
     let directory = &state.app.directory;
-    let expect = match form.version.parse::<u64>() {
-        Ok(version) => Precondition::OneOf(vec![version]),
-        Err(_) => Precondition::None,
-    };
-    // A field left empty is sent empty, so the API's own rule answers for it.
-    let input = UpdateUser {
-        first_name: Some(form.first_name.clone()),
-        last_name: Some(form.last_name.clone()),
-        email: (!form.email.trim().is_empty()).then(|| form.email.clone()),
-        sends_role: false,
-        sends_id: false,
-    };
-    let error = match directory
-        .update_user(&signed.account, &id, input, &expect)
-        .await
-    {
-        Ok(user) => {
-            return Ok(page::redirect_with(
-                &format!("/users/{}", user.id.to_hex().as_str()),
-                Flash::UserSaved,
-            ))
+    let mut attempt = 0;
+    let error = loop {
+        attempt += 1;
+        let current = directory
+            .get_user(&signed.account, &id, WITH_DEVICES)
+            .await?;
+        let stored_email = current.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
+        if current.first_name.as_str() != form.was_first_name
+            || current.last_name.as_str() != form.was_last_name
+            || stored_email != form.was_email
+        {
+            let problems = Problems::general(
+                "Someone changed this user while you were editing. The form now shows the \
+                 current details; check them and save again.",
+            );
+            return Ok(refused_details(
+                &signed,
+                &current,
+                None,
+                problems,
+                StatusCode::CONFLICT,
+            ));
         }
-        Err(error) => error,
+        // A field left empty is sent empty, so the API's own rule answers for it.
+        let input = UpdateUser {
+            first_name: Some(form.first_name.clone()),
+            last_name: Some(form.last_name.clone()),
+            email: (!form.email.trim().is_empty()).then(|| form.email.clone()),
+            sends_role: false,
+            sends_id: false,
+        };
+        let expect = Precondition::OneOf(vec![current.version]);
+        match directory
+            .update_user(&signed.account, &id, input, &expect)
+            .await
+        {
+            Ok(user) => {
+                return Ok(page::redirect_with(
+                    &format!("/users/{}", user.id.to_hex().as_str()),
+                    Flash::UserSaved,
+                ))
+            }
+            Err(ServiceError::Rule(RuleError::PreconditionFailed)) if attempt < SAVE_ATTEMPTS => {}
+            Err(error) => break error,
+        }
     };
     let user = directory
         .get_user(&signed.account, &id, WITH_DEVICES)
         .await?;
-    let (details, problems) = match error {
-        // The form is shown again with what is stored now, and says why.
-        ServiceError::Rule(RuleError::PreconditionFailed) => (
-            None,
-            Problems::general(
-                "Someone changed this user while you were editing. The form now shows the \
-                 current details; check them and save again.",
-            ),
-        ),
-        other => (Some(&form), Problems::of(other, &EDIT_FIELDS)?),
-    };
-    Ok(user_page(
+    let problems = Problems::of(error, &EDIT_FIELDS)?;
+    Ok(refused_details(
         &signed,
         &user,
+        Some(&form),
+        problems,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
+}
+
+fn refused_details(
+    signed: &Signed,
+    user: &User,
+    form: Option<&EditForm>,
+    problems: Problems,
+    status: StatusCode,
+) -> Response {
+    user_page(
+        signed,
+        user,
         UserPageState {
-            details,
+            details: form,
             details_problems: problems,
-            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            status: Some(status),
             ..UserPageState::default()
         },
-    ))
+    )
 }
 
 pub(crate) async fn confirm_delete(

@@ -619,3 +619,43 @@ async fn the_import_page_names_bad_rows_and_creates_all_or_nothing() {
     assert_eq!(browser.send(request).await.status, StatusCode::FORBIDDEN);
     assert_eq!(users_in(&app, &app.acme).await, 2);
 }
+
+#[tokio::test]
+async fn a_save_never_undoes_someone_elses_edit_but_a_call_in_between_does_not_block_it() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user(&app.acme, TestApp::new_user(1)).await;
+    let id = user_id(&user);
+    let device = user["devices"][0]["id"].as_u64().unwrap().to_string();
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    let form = browser.get(&format!("/users/{id}")).await;
+    assert!(form.body.contains("name=\"was_last_name\" value=\"Rao\""));
+
+    // A call starts on the user's device: the user's version moves, its details do not.
+    app.directory
+        .record_call("acme", &device, roster_service::CallEvent::Started)
+        .await
+        .unwrap();
+    let save = |last: &'static str| {
+        [
+            ("was_first_name", "Asha"),
+            ("was_last_name", "Rao"),
+            ("was_email", "asha1@example.com"),
+            ("first_name", "Asha"),
+            ("last_name", last),
+            ("email", "asha1@example.com"),
+        ]
+    };
+    let page = browser.post(&format!("/users/{id}"), &save("Iyer")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+
+    // Someone else renames the user; a form filled in before that is refused.
+    let path = format!("/v2/accounts/acme/users/{id}");
+    app.put(&app.acme, &path, &json!({ "last_name": "Menon" })).await;
+    let page = browser.post(&format!("/users/{id}"), &save("Nair")).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(page.body.contains("Someone changed this user"));
+    assert!(page.body.contains("value=\"Menon\""));
+    let stored = app.get(&app.acme, &path).await;
+    assert_eq!(stored.body["response"]["data"]["last_name"], "Menon");
+}
