@@ -15,6 +15,7 @@ mod import;
 mod operator;
 mod rate_limit;
 mod users;
+mod users_csv;
 mod webhooks;
 
 use std::sync::Arc;
@@ -34,6 +35,10 @@ pub use operator::CallEvent;
 pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter, SharedRateLimiter};
 pub use roster_store::{DashboardSession, EventBounds, StoreStats};
 pub use users::{CreateUser, UpdateUser, UserFilter};
+pub use users_csv::{
+    read_users_csv, write_users_csv, CsvError, CsvImport, ImportOutcome, ImportStage, ReportLine,
+    USERS_CSV_COLUMNS,
+};
 
 use cache::TtlCache;
 
