@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::Request;
 use axum::http::StatusCode;
 use roster_domain::{Account, AccountSid};
 use roster_service::{AccountStatus, ServiceError};
@@ -94,11 +93,6 @@ pub async fn admit_account(state: &AppState, sid: &AccountSid) -> Result<Arc<Acc
         AccountStatus::Trial => Err(ApiError::Trial.into()),
         AccountStatus::Usable => Ok(account),
     }
-}
-
-/// The peer's address, as the API's failure budget counts it.
-pub fn client_address(request: &Request) -> Option<IpAddr> {
-    auth::client_address(request)
 }
 
 pub use crate::events::StillAdmitted;

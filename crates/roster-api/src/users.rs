@@ -241,6 +241,8 @@ pub(crate) async fn list_users(
     let filter = UserFilter {
         emails: query.list(Field::Email)?,
         contacts: query.list(Field::DevicesContactUri)?,
+        // The public API has no search; the dashboard's list fills it.
+        search: None,
     };
 
     let page = state

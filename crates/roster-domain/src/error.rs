@@ -29,6 +29,8 @@ pub enum Field {
     RateLimitPerMinute,
     Url,
     Secret,
+    /// The dashboard's free-text search of users.
+    Search,
 }
 
 impl Field {
@@ -59,6 +61,7 @@ impl Field {
             Field::RateLimitPerMinute => "rate_limit_per_minute",
             Field::Url => "url",
             Field::Secret => "secret",
+            Field::Search => "q",
         }
     }
 }
@@ -133,5 +136,71 @@ impl RuleError {
             RuleError::IdempotencyKeyReused => 1008,
             RuleError::PreconditionFailed => 1009,
         }
+    }
+
+    /// The request field the broken rule is about, so a form can show the message beside
+    /// it; `None` for rules about the whole request or a record that is not there.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            RuleError::Missing(field)
+            | RuleError::Invalid { field, .. }
+            | RuleError::NotE164 { field, .. } => Some(*field),
+            RuleError::ContactRequired | RuleError::NumberTakenOnCreate => {
+                Some(Field::DeviceContactUri)
+            }
+            RuleError::NumberTakenOnUpdate | RuleError::NotTelDevice => Some(Field::ContactUri),
+            RuleError::EmailTaken => Some(Field::Email),
+            RuleError::DeviceUnverified | RuleError::AnotherDeviceOn => Some(Field::Available),
+            RuleError::UserNotFound
+            | RuleError::DeviceNotFound
+            | RuleError::PreconditionFailed
+            | RuleError::IdempotencyKeyReused => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_names_the_field_a_form_shows_it_beside() {
+        let cases = [
+            (RuleError::Missing(Field::LastName), Some(Field::LastName)),
+            (
+                RuleError::invalid(Field::Search, "too long"),
+                Some(Field::Search),
+            ),
+            (
+                RuleError::NotE164 {
+                    field: Field::ContactUri,
+                    reason: "no plus".to_owned(),
+                },
+                Some(Field::ContactUri),
+            ),
+            (RuleError::ContactRequired, Some(Field::DeviceContactUri)),
+            (
+                RuleError::NumberTakenOnCreate,
+                Some(Field::DeviceContactUri),
+            ),
+            (RuleError::NumberTakenOnUpdate, Some(Field::ContactUri)),
+            (RuleError::NotTelDevice, Some(Field::ContactUri)),
+            (RuleError::EmailTaken, Some(Field::Email)),
+            (RuleError::DeviceUnverified, Some(Field::Available)),
+            (RuleError::AnotherDeviceOn, Some(Field::Available)),
+            (RuleError::UserNotFound, None),
+            (RuleError::DeviceNotFound, None),
+            (RuleError::PreconditionFailed, None),
+            (RuleError::IdempotencyKeyReused, None),
+        ];
+
+        for (rule, field) in cases {
+            assert_eq!(rule.field(), field, "{rule:?}");
+        }
+    }
+
+    #[test]
+    fn the_search_field_is_q_on_the_wire() {
+        assert_eq!(Field::Search.wire_name(), "q");
     }
 }

@@ -122,7 +122,7 @@ impl Directory {
         }
     }
 
-    async fn cached_key(&self, key: &str) -> Result<Option<Arc<ApiKey>>, ServiceError> {
+    pub(crate) async fn cached_key(&self, key: &str) -> Result<Option<Arc<ApiKey>>, ServiceError> {
         if let Some(hit) = self.keys.get(key) {
             return Ok(hit);
         }

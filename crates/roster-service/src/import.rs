@@ -233,6 +233,7 @@ fn lookup(emails: Option<Vec<String>>, contacts: Option<Vec<String>>, count: usi
             ..UserFields::default()
         },
         contacts,
+        search: None,
         offset: 0,
         // A chunk is far below u32::MAX; a number can be on at most one user.
         limit: u32::try_from(count).unwrap_or(u32::MAX),

@@ -5,6 +5,7 @@
 mod accounts;
 mod cache;
 mod credentials;
+mod dashboard;
 mod devices;
 mod error;
 mod events;
@@ -14,6 +15,7 @@ mod import;
 mod operator;
 mod rate_limit;
 mod users;
+mod users_csv;
 mod webhooks;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use roster_store::Store;
 
 pub use accounts::{AccountSettingsInput, AccountStatus};
 pub use credentials::{ApiToken, IssuedKey, TokenHasher};
+pub use dashboard::{OpenedSession, PRESENCE_KEEP_HOURS, PRESENCE_SAMPLE_SECONDS};
 pub use devices::{AddDevice, UpdateDevice};
 pub use error::ServiceError;
 pub use events::EVENT_PAGE;
@@ -30,8 +33,12 @@ pub use idempotency::{Created, Idempotency};
 pub use import::{CheckedImport, ImportError, ImportRow, RowError, RowProblem, IMPORT_MAX_ROWS};
 pub use operator::CallEvent;
 pub use rate_limit::{LocalRateLimiter, RateDecision, RateLimiter, SharedRateLimiter};
-pub use roster_store::{EventBounds, StoreStats};
+pub use roster_store::{DashboardSession, EventBounds, StoreStats};
 pub use users::{CreateUser, UpdateUser, UserFilter};
+pub use users_csv::{
+    read_users_csv, write_users_csv, CsvError, CsvImport, ImportOutcome, ImportStage, ReportLine,
+    USERS_CSV_COLUMNS,
+};
 
 use cache::TtlCache;
 

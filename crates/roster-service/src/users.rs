@@ -173,7 +173,13 @@ pub(crate) fn present(value: Option<String>) -> Option<String> {
 pub struct UserFilter {
     pub emails: Option<Vec<String>>,
     pub contacts: Option<Vec<String>>,
+    /// Free text found in a user's names, email or numbers (see [`UserQuery::search`]);
+    /// trimmed, and no search when blank. The public API has no such parameter.
+    pub search: Option<String>,
 }
+
+/// The longest search text taken, in characters.
+const SEARCH_MAX_CHARS: usize = 100;
 
 /// The fields of an update-user request as received.
 #[derive(Debug, Clone, Default)]
@@ -216,6 +222,7 @@ impl Directory {
         let query = UserQuery {
             emails,
             contacts,
+            search: search_text(filter.search)?,
             fields,
             offset,
             limit,
@@ -292,6 +299,20 @@ impl Directory {
     }
 }
 
+/// The text to search for, trimmed; `None` when there is none.
+fn search_text(raw: Option<String>) -> Result<Option<String>, RuleError> {
+    let Some(text) = raw.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > SEARCH_MAX_CHARS {
+        return Err(RuleError::invalid(
+            Field::Search,
+            format!("must be at most {SEARCH_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
 /// A phone filter value normalised as on create, with the leading space that an unencoded
 /// `+` becomes read back as `+`; or a SIP URI.
 fn contact_filter(raw: &str) -> Result<String, RuleError> {
@@ -311,6 +332,28 @@ fn contact_filter(raw: &str) -> Result<String, RuleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_is_trimmed_blank_is_none_and_long_text_is_refused() {
+        let long = "é".repeat(SEARCH_MAX_CHARS + 1);
+
+        let trimmed = search_text(Some("  Asha Rao \t".to_owned()));
+        let blank = search_text(Some(" \n ".to_owned()));
+        let longest = search_text(Some("é".repeat(SEARCH_MAX_CHARS)));
+        let refused = search_text(Some(long));
+
+        assert_eq!(trimmed, Ok(Some("Asha Rao".to_owned())));
+        assert_eq!(blank, Ok(None));
+        assert_eq!(search_text(None), Ok(None));
+        assert!(longest.is_ok_and(|t| t.is_some()));
+        assert!(matches!(
+            refused,
+            Err(RuleError::Invalid {
+                field: Field::Search,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn phone_filters_accept_encoded_decoded_and_formatted_numbers() {

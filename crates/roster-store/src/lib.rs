@@ -1,6 +1,7 @@
 //! Roster's storage: one [`Store`] interface and its backends. Every tenant-owned query is
 //! scoped by account in SQL, so another account's ids are simply not found.
 
+mod dashboard;
 mod error;
 mod events;
 pub mod postgres;
@@ -12,10 +13,11 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
-    Event, NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
-    Webhook,
+    Event, NewDevice, NewUser, Precondition, Presence, PresenceSample, SipCredentials, User,
+    UserChanges, UserFields, UserId, Webhook,
 };
 
+pub use dashboard::DashboardSession;
 pub use error::{Conflict, StoreError};
 pub use events::EventBounds;
 pub use postgres::PostgresStore;
@@ -225,6 +227,39 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Fails with a backend error when a session with this hash exists, which 256 random
+    /// bits make a matter of a broken generator.
+    async fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError>;
+    /// The account's session with this token hash, expired or not: the caller judges.
+    async fn session(
+        &self,
+        account: &AccountSid,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<DashboardSession>, StoreError>;
+    /// `false` when there is no such session.
+    async fn delete_session(
+        &self,
+        account: &AccountSid,
+        token_hash: &[u8; 32],
+    ) -> Result<bool, StoreError>;
+    /// Forgets every account's sessions that expired before `before`; returns how many.
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// The account's users counted by presence now, in one query.
+    async fn presence(&self, account: &AccountSid) -> Result<Presence, StoreError>;
+    /// Counts every account's users now and keeps the counts as each account's sample at
+    /// `taken_at` (zeros for an account without users). A sample already kept for that
+    /// moment, by this node or another, stays as it is; returns how many were added.
+    async fn record_presence(&self, taken_at: Timestamp) -> Result<u64, StoreError>;
+    /// The account's samples taken at or after `since`, oldest first.
+    async fn presence_samples(
+        &self,
+        account: &AccountSid,
+        since: Timestamp,
+    ) -> Result<Vec<PresenceSample>, StoreError>;
+    /// Forgets every account's samples taken before `before`; returns how many.
+    async fn purge_presence(&self, before: Timestamp) -> Result<u64, StoreError>;
+
     /// The schema version the database records, read from it: a query that also proves
     /// the database answers.
     async fn schema_version(&self) -> Result<i64, StoreError>;
@@ -257,6 +292,12 @@ pub struct UserQuery {
     pub emails: Option<Vec<String>>,
     /// Normalised contact URIs: a user matches when one of its devices has one of them.
     pub contacts: Option<Vec<String>>,
+    /// Text a user matches when it occurs in its first name, last name, "first last",
+    /// email, or one of its devices' contact URIs. `%`, `_` and `\` in it are literal.
+    /// Case is ignored for ASCII letters; PostgreSQL also folds other letters as its
+    /// locale does, SQLite does not. No index serves it: each search reads every user of
+    /// the account.
+    pub search: Option<String>,
     pub fields: UserFields,
     pub offset: u64,
     pub limit: u32,

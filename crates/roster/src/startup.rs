@@ -14,11 +14,12 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use roster_api::{AppState, FailedAuthLimiter, Metrics};
 use roster_domain::Clock;
 use roster_service::{
     Directory, DirectoryOptions, LocalRateLimiter, RateLimiter, SharedRateLimiter, TokenHasher,
+    PRESENCE_SAMPLE_SECONDS,
 };
 use roster_store::{PostgresStore, SqliteStore, Store};
 use tokio::net::{TcpListener, TcpStream};
@@ -107,12 +108,21 @@ fn rate_limiter(settings: &Settings) -> anyhow::Result<Arc<dyn RateLimiter>> {
     })
 }
 
+/// The API and, beside it on the same port, the dashboard.
+fn app_router(state: AppState, tls: bool) -> axum::Router {
+    let dashboard = roster_web::router(roster_web::WebState {
+        app: state.clone(),
+        secure_cookies: tls,
+    });
+    roster_api::router(state).merge(dashboard)
+}
+
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
     tls: Option<Arc<Tls>>,
-    /// Set when the server stops: ends event streams and the event purge.
+    /// Set when the server stops: ends event streams, the event purge and presence sampling.
     stop: tokio::sync::watch::Sender<bool>,
     metrics: Arc<Metrics>,
 }
@@ -129,6 +139,7 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let retention = SignedDuration::from_hours(i64::from(settings.event_retention_hours));
         tokio::spawn(purge_events(directory.clone(), retention, stopping.clone()));
+        tokio::spawn(sample_presence(directory.clone(), stopping.clone()));
         let retry_for = Duration::from_secs(u64::from(settings.webhook_retry_seconds));
         tokio::spawn(crate::webhooks::dispatch(
             directory.clone(),
@@ -147,7 +158,7 @@ impl Server {
         };
         Ok(Self {
             listener,
-            router: roster_api::router(state),
+            router: app_router(state, tls.is_some()),
             tls: tls.map(Arc::new),
             stop,
             metrics,
@@ -435,6 +446,33 @@ async fn purge_events(
     }
 }
 
+/// Samples every account's presence now and then at each multiple of
+/// [`PRESENCE_SAMPLE_SECONDS`] of the directory's clock, until the server stops. Every node
+/// does this; a moment another node already sampled is kept as that node took it.
+async fn sample_presence(
+    directory: Arc<Directory>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match directory.sample_presence().await {
+            Ok(added) => tracing::debug!(added, "sampled presence"),
+            Err(error) => tracing::warn!(%error, "cannot sample presence"),
+        }
+        let wait = until_next_sample(directory.clock().now());
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopping.changed() => return,
+        }
+    }
+}
+
+/// The time from `now` to the next sampling moment: 1 to [`PRESENCE_SAMPLE_SECONDS`]
+/// seconds, never zero, so a sample just taken is not taken again at once.
+fn until_next_sample(now: Timestamp) -> Duration {
+    let into_period = now.as_second().rem_euclid(PRESENCE_SAMPLE_SECONDS);
+    Duration::from_secs((PRESENCE_SAMPLE_SECONDS - into_period).unsigned_abs())
+}
+
 /// Completes on SIGINT or SIGTERM.
 pub async fn stop_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -456,4 +494,25 @@ pub async fn stop_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("stop signal received; finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_due_at_the_next_boundary_and_never_at_once() {
+        let at = |second: i64| Timestamp::from_second(second).unwrap();
+
+        assert_eq!(
+            until_next_sample(at(1_800_000_000)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            until_next_sample(at(1_800_000_001)),
+            Duration::from_secs(299)
+        );
+        assert_eq!(until_next_sample(at(1_800_000_299)), Duration::from_secs(1));
+        assert_eq!(until_next_sample(at(-1)), Duration::from_secs(1));
+    }
 }

@@ -122,6 +122,64 @@ fn the_seed_request_over_https_with_credentials_in_the_url_returns_the_user() {
 }
 
 #[test]
+fn the_dashboard_over_https_sets_only_secure_host_only_cookies() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let ca = TestCa::new("Roster test CA");
+    let files = roster.certificate_files(&ca.issue_server_certificate());
+    let server = roster.serve_https(&files);
+    let base = format!("https://{}", server.address);
+    let cookies = block_on(async {
+        let client = http_client(&ca)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let form = client.get(format!("{base}/signin")).send().await.unwrap();
+        let sign_in = form.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let body = form.text().await.unwrap();
+        let token = body
+            .split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        let pair = sign_in.split(';').next().unwrap().to_owned();
+        let signed = client
+            .post(format!("{base}/signin"))
+            .header("cookie", pair)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "api_key={}&api_token={}&_csrf={token}",
+                acme.key, acme.token
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status().as_u16(), 303);
+        let mut cookies: Vec<String> = signed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        cookies.push(sign_in);
+        cookies
+    });
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-roster_session="))
+        .unwrap_or_else(|| panic!("a __Host- session cookie in {cookies:?}"));
+    for cookie in &cookies {
+        assert!(cookie.starts_with("__Host-"), "{cookie}");
+        for part in ["; Secure", "; HttpOnly", "; SameSite=Lax", "; Path=/"] {
+            assert!(cookie.contains(part), "{cookie}");
+        }
+        assert!(!cookie.contains("Domain="), "{cookie}");
+    }
+    assert!(!session.contains("Max-Age=0"), "{session}");
+}
+
+#[test]
 fn a_client_that_does_not_trust_the_issuer_is_refused_before_any_request() {
     let roster = Roster::new();
     let acme = roster.account_with_key("acme");

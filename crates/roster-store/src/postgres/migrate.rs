@@ -23,6 +23,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_webhooks.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_dashboard.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -4,6 +4,7 @@
 //! lose a serialisation race are retried.
 
 mod accounts;
+mod dashboard;
 mod devices;
 mod events;
 mod idempotency;
@@ -19,15 +20,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
-    Event, NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
-    Webhook,
+    Event, NewDevice, NewUser, Precondition, Presence, PresenceSample, SipCredentials, User,
+    UserChanges, UserFields, UserId, Webhook,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    Conflict, EventBounds, IdempotentAnswer, Store, StoreError, StoreStats, UserPage, UserQuery,
+    Conflict, DashboardSession, EventBounds, IdempotentAnswer, Store, StoreError, StoreStats,
+    UserPage, UserQuery,
 };
 
 pub use migrate::KNOWN_VERSION;
@@ -492,6 +494,50 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         webhooks::deliveries(&self.client().await?, account, limit).await
+    }
+
+    async fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError> {
+        dashboard::create_session(&self.client().await?, session).await
+    }
+
+    async fn session(
+        &self,
+        account: &AccountSid,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<DashboardSession>, StoreError> {
+        dashboard::session(&self.client().await?, account, token_hash).await
+    }
+
+    async fn delete_session(
+        &self,
+        account: &AccountSid,
+        token_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        dashboard::delete_session(&self.client().await?, account, token_hash).await
+    }
+
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        dashboard::purge_sessions(&self.client().await?, before).await
+    }
+
+    async fn presence(&self, account: &AccountSid) -> Result<Presence, StoreError> {
+        dashboard::presence(&self.client().await?, account).await
+    }
+
+    async fn record_presence(&self, taken_at: Timestamp) -> Result<u64, StoreError> {
+        dashboard::record_presence(&self.client().await?, taken_at).await
+    }
+
+    async fn presence_samples(
+        &self,
+        account: &AccountSid,
+        since: Timestamp,
+    ) -> Result<Vec<PresenceSample>, StoreError> {
+        dashboard::presence_samples(&self.client().await?, account, since).await
+    }
+
+    async fn purge_presence(&self, before: Timestamp) -> Result<u64, StoreError> {
+        dashboard::purge_presence(&self.client().await?, before).await
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {

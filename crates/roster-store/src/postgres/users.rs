@@ -8,6 +8,7 @@ use roster_domain::{
 use tokio_postgres::Row;
 
 use super::{devices, events, pg, Db};
+use crate::dashboard::contains_pattern;
 use crate::events::Subject;
 use crate::rows::UserRow;
 use crate::{StoreError, UserPage, UserQuery};
@@ -94,16 +95,24 @@ pub(super) async fn list(
     account: &AccountSid,
     query: &UserQuery,
 ) -> Result<UserPage, StoreError> {
+    // ILIKE folds case as the database's locale does: ASCII letters at least.
     let filter = "u.account_sid = $1
          AND ($2::text[] IS NULL OR u.email_folded = ANY($2))
          AND ($3::text[] IS NULL OR EXISTS (
              SELECT 1 FROM devices d
-             WHERE d.account_sid = u.account_sid AND d.user_id = u.id AND d.contact_uri = ANY($3)))";
+             WHERE d.account_sid = u.account_sid AND d.user_id = u.id AND d.contact_uri = ANY($3)))
+         AND ($4::text IS NULL
+             OR (u.first_name || ' ' || u.last_name) ILIKE $4 ESCAPE '\\'
+             OR u.email ILIKE $4 ESCAPE '\\'
+             OR EXISTS (SELECT 1 FROM devices d
+                 WHERE d.account_sid = u.account_sid AND d.user_id = u.id
+                   AND d.contact_uri ILIKE $4 ESCAPE '\\'))";
+    let search = query.search.as_deref().map(contains_pattern);
     let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {filter}");
     let total_row = db
         .row(
             &count_sql,
-            &[&account.as_str(), &query.emails, &query.contacts],
+            &[&account.as_str(), &query.emails, &query.contacts, &search],
         )
         .await?;
     let total: i64 = total_row
@@ -114,13 +123,14 @@ pub(super) async fn list(
 
     let page_sql = format!(
         "SELECT {USER_COLUMNS} FROM users u WHERE {filter}
-         ORDER BY u.date_created, u.id LIMIT $4 OFFSET $5"
+         ORDER BY u.date_created, u.id LIMIT $5 OFFSET $6"
     );
     let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
         &account.as_str(),
         &query.emails,
         &query.contacts,
+        &search,
         &i64::from(query.limit),
         &offset,
     ];

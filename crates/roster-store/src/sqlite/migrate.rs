@@ -17,6 +17,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../../migrations/sqlite/0004_events.sql")),
     (5, include_str!("../../migrations/sqlite/0005_webhooks.sql")),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_dashboard.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -2,6 +2,7 @@
 //! writes together, and a small pool of read-only connections used inline by callers.
 
 mod accounts;
+mod dashboard;
 mod devices;
 mod events;
 mod idempotency;
@@ -19,12 +20,15 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
-    Event, NewDevice, NewUser, Precondition, SipCredentials, User, UserChanges, UserFields, UserId,
-    Webhook,
+    Event, NewDevice, NewUser, Precondition, Presence, PresenceSample, SipCredentials, User,
+    UserChanges, UserFields, UserId, Webhook,
 };
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{EventBounds, IdempotentAnswer, Store, StoreError, StoreStats, UserPage, UserQuery};
+use crate::{
+    DashboardSession, EventBounds, IdempotentAnswer, Store, StoreError, StoreStats, UserPage,
+    UserQuery,
+};
 use writer::Writer;
 
 pub use migrate::KNOWN_VERSION;
@@ -451,6 +455,62 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         self.read(|conn| webhooks::deliveries(conn, account, limit))
+    }
+
+    async fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError> {
+        let session = session.clone();
+        self.writer
+            .write(move |conn| dashboard::create_session(conn, &session))
+            .await
+    }
+
+    async fn session(
+        &self,
+        account: &AccountSid,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<DashboardSession>, StoreError> {
+        self.read(|conn| dashboard::session(conn, account, token_hash))
+    }
+
+    async fn delete_session(
+        &self,
+        account: &AccountSid,
+        token_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        let (account, token_hash) = (account.clone(), *token_hash);
+        self.writer
+            .write(move |conn| dashboard::delete_session(conn, &account, &token_hash))
+            .await
+    }
+
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| dashboard::purge_sessions(conn, before))
+            .await
+    }
+
+    async fn presence(&self, account: &AccountSid) -> Result<Presence, StoreError> {
+        self.read(|conn| dashboard::presence(conn, account))
+    }
+
+    async fn record_presence(&self, taken_at: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| dashboard::record_presence(conn, taken_at))
+            .await
+    }
+
+    async fn presence_samples(
+        &self,
+        account: &AccountSid,
+        since: Timestamp,
+    ) -> Result<Vec<PresenceSample>, StoreError> {
+        self.read(|conn| dashboard::presence_samples(conn, account, since))
+    }
+
+    async fn purge_presence(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| dashboard::purge_presence(conn, before))
+            .await
     }
 
     async fn schema_version(&self) -> Result<i64, StoreError> {

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::rows::write_error;
 use super::{backend, devices, events};
+use crate::dashboard::contains_pattern;
 use crate::events::Subject;
 use crate::rows::UserRow;
 use crate::{StoreError, UserPage, UserQuery};
@@ -146,10 +147,28 @@ pub(super) fn list(
         );
         used = 3;
     }
+    let search = query.search.as_deref().map(contains_pattern);
+    if search.is_some() {
+        // SQLite's LIKE ignores the case of ASCII letters only.
+        filter.push_str(
+            " AND ((u.first_name || ' ' || u.last_name) LIKE ?4 ESCAPE '\\'
+                 OR u.email LIKE ?4 ESCAPE '\\'
+                 OR EXISTS (SELECT 1 FROM devices d
+                     WHERE d.account_sid = u.account_sid AND d.user_id = u.id
+                       AND d.contact_uri LIKE ?4 ESCAPE '\\'))",
+        );
+        used = 4;
+    }
     let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
     let limit = i64::from(query.limit);
-    let values: [&dyn rusqlite::ToSql; 5] =
-        [&account.as_str(), &emails, &contacts, &limit, &offset];
+    let values: [&dyn rusqlite::ToSql; 6] = [
+        &account.as_str(),
+        &emails,
+        &contacts,
+        &search,
+        &limit,
+        &offset,
+    ];
 
     let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {filter}");
     let total: i64 = tx
@@ -159,7 +178,7 @@ pub(super) fn list(
 
     let page_sql = format!(
         "SELECT {USER_COLUMNS} FROM users u WHERE {filter}
-         ORDER BY u.date_created, u.id LIMIT ?4 OFFSET ?5"
+         ORDER BY u.date_created, u.id LIMIT ?5 OFFSET ?6"
     );
     let mut statement = tx.prepare_cached(&page_sql).map_err(backend)?;
     let rows = statement

@@ -15,6 +15,7 @@ mod store_support;
 
 mod abuse;
 mod create_user;
+mod dashboard;
 mod delete_user;
 mod devices;
 mod digests;

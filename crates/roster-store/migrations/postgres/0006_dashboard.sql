@@ -1,0 +1,26 @@
+-- Signed-in dashboard users. The cookie holds the token; only its keyed hash is kept. A
+-- session acts with its API key's rights, so it is refused once that key is revoked.
+CREATE TABLE IF NOT EXISTS dashboard_sessions (
+    account_sid TEXT NOT NULL REFERENCES accounts (sid) ON DELETE CASCADE,
+    token_hash BYTEA NOT NULL,
+    api_key_id TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (account_sid, token_hash)
+);
+
+CREATE INDEX IF NOT EXISTS dashboard_sessions_by_expiry ON dashboard_sessions (expires_at);
+
+-- How many of each account's users were available, busy and off, sampled every few
+-- minutes by whichever nodes run; a sample already taken for a moment is kept as it is.
+CREATE TABLE IF NOT EXISTS presence_samples (
+    account_sid TEXT NOT NULL REFERENCES accounts (sid) ON DELETE CASCADE,
+    taken_at BIGINT NOT NULL,
+    available BIGINT NOT NULL,
+    busy BIGINT NOT NULL,
+    off BIGINT NOT NULL,
+    PRIMARY KEY (account_sid, taken_at)
+);
+
+CREATE INDEX IF NOT EXISTS presence_samples_by_age ON presence_samples (taken_at);

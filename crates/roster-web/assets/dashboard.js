@@ -1,0 +1,109 @@
+// Keeps a dashboard page live: listens to the account's event stream and, after a change,
+// fetches the same page again and swaps in the parts marked data-live-region. Pages work
+// without this script; it only saves the reload.
+(function () {
+  "use strict";
+  var status = document.getElementById("live-status");
+  var regions = document.querySelectorAll("[data-live-region]");
+  if (!window.EventSource || !window.fetch || regions.length === 0) {
+    return;
+  }
+  var pending = null;
+  var running = false;
+  var again = false;
+
+  function say(text) {
+    if (status && status.textContent !== text) {
+      status.textContent = text;
+    }
+  }
+
+  // Puts focus back on the same control after a swap, so keyboard users keep their place.
+  function focusKey() {
+    var active = document.activeElement;
+    if (!active || !active.id) {
+      return null;
+    }
+    for (var i = 0; i < regions.length; i++) {
+      if (regions[i].contains(active)) {
+        return active.id;
+      }
+    }
+    return null;
+  }
+
+  function refresh() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Roster-Refresh": "1" } })
+      .then(function (response) {
+        if (response.redirected) {
+          // The session ended: the sign-in page says why.
+          window.location.assign(response.url);
+          return null;
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html === null) {
+          return;
+        }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var keep = focusKey();
+        document.querySelectorAll("[data-live-region]").forEach(function (region) {
+          var replacement = region.id && fresh.getElementById(region.id);
+          if (replacement) {
+            region.replaceWith(document.importNode(replacement, true));
+          }
+        });
+        regions = document.querySelectorAll("[data-live-region]");
+        if (keep) {
+          var target = document.getElementById(keep);
+          if (target) {
+            target.focus();
+          }
+        }
+      })
+      .catch(function () {
+        say("Not live: reload to see changes");
+      })
+      .then(function () {
+        running = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      });
+  }
+
+  function changed() {
+    // A burst of changes (an import, say) becomes one refresh.
+    if (pending) {
+      clearTimeout(pending);
+    }
+    pending = setTimeout(function () {
+      pending = null;
+      refresh();
+    }, 150);
+  }
+
+  var source = new EventSource("/live");
+  source.onopen = function () {
+    say("Live");
+  };
+  source.onerror = function () {
+    say("Reconnecting\u2026");
+  };
+  [
+    "user.created", "user.updated", "user.deleted",
+    "device.created", "device.updated", "device.deleted", "stream.gap"
+  ].forEach(function (type) {
+    source.addEventListener(type, changed);
+  });
+  window.addEventListener("pagehide", function () {
+    source.close();
+  });
+})();

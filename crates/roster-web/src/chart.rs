@@ -1,0 +1,151 @@
+//! The small chart of agents available, busy and off over the last hours: stacked bars
+//! drawn as SVG on the server, with the same figures in a table for those who do not see
+//! the picture.
+
+use jiff::{SignedDuration, Timestamp};
+use maud::{html, Markup};
+use roster_domain::{Presence, PresenceSample};
+
+use crate::users::CHART_HOURS;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 160.0;
+/// Room at the bottom for the time labels.
+const AXIS: f64 = 18.0;
+
+/// The chart for the samples since `now` minus [`CHART_HOURS`], and `current` as the
+/// last bar.
+pub(crate) fn figure(history: &[PresenceSample], current: Presence, now: Timestamp) -> Markup {
+    let mut samples: Vec<PresenceSample> = history.to_vec();
+    samples.push(PresenceSample {
+        taken_at: now,
+        presence: current,
+    });
+    let span = SignedDuration::from_hours(CHART_HOURS).as_secs_f64();
+    let start = now - SignedDuration::from_hours(CHART_HOURS);
+    let tallest = samples
+        .iter()
+        .map(|s| total(s.presence))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    // One bar per 5-minute sample, so bars never overlap.
+    let slot = WIDTH / (span / 300.0 + 1.0);
+    let bar = (slot - 1.0).max(1.0);
+    let plot = HEIGHT - AXIS;
+    let scale = plot / f64::from(tallest);
+    let x_of = |at: Timestamp| {
+        let offset = at.duration_since(start).as_secs_f64().clamp(0.0, span);
+        offset / span * (WIDTH - slot)
+    };
+
+    html! {
+        figure id="presence-chart" class="chart" data-live-region {
+            figcaption { "Agents available, busy and off, last " (CHART_HOURS) " hours" }
+            svg role="img" aria-labelledby="presence-chart-title presence-chart-desc"
+                viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } preserveAspectRatio="none"
+                xmlns="http://www.w3.org/2000/svg" {
+                title id="presence-chart-title" { "Agents over the last " (CHART_HOURS) " hours" }
+                desc id="presence-chart-desc" {
+                    "Now: " (current.available) " available, " (current.busy) " busy, " (current.off) " off."
+                }
+                @for sample in &samples {
+                    @let x = x_of(sample.taken_at);
+                    @let p = sample.presence;
+                    @let off = f64::from(p.off) * scale;
+                    @let busy = f64::from(p.busy) * scale;
+                    @let available = f64::from(p.available) * scale;
+                    rect class="off" x=(fmt(x)) y=(fmt(plot - off)) width=(fmt(bar)) height=(fmt(off)) {}
+                    rect class="busy" x=(fmt(x)) y=(fmt(plot - off - busy)) width=(fmt(bar)) height=(fmt(busy)) {}
+                    rect class="available" x=(fmt(x)) y=(fmt(plot - off - busy - available)) width=(fmt(bar)) height=(fmt(available)) {}
+                }
+                line class="axis" x1="0" y1=(fmt(plot)) x2=(fmt(WIDTH)) y2=(fmt(plot)) {}
+                text x="0" y=(fmt(HEIGHT - 4.0)) class="tick" { (CHART_HOURS) " h ago" }
+                text x=(fmt(WIDTH / 2.0)) y=(fmt(HEIGHT - 4.0)) class="tick middle" { (CHART_HOURS / 2) " h ago" }
+                text x=(fmt(WIDTH)) y=(fmt(HEIGHT - 4.0)) class="tick end" { "now" }
+            }
+            ul class="legend" aria-hidden="true" {
+                li { span class="swatch available" {} "available" }
+                li { span class="swatch busy" {} "busy" }
+                li { span class="swatch off" {} "off" }
+            }
+            details {
+                summary { "The figures" }
+                table {
+                    caption class="visually-hidden" { "Agents available, busy and off by time (UTC)" }
+                    thead {
+                        tr {
+                            th scope="col" { "Time (UTC)" }
+                            th scope="col" { "Available" }
+                            th scope="col" { "Busy" }
+                            th scope="col" { "Off" }
+                        }
+                    }
+                    tbody {
+                        @for sample in samples.iter().rev() {
+                            tr {
+                                th scope="row" { (sample.taken_at.strftime("%H:%M")) }
+                                td { (sample.presence.available) }
+                                td { (sample.presence.busy) }
+                                td { (sample.presence.off) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn total(p: Presence) -> u32 {
+    p.available + p.busy + p.off
+}
+
+/// Coordinates with one decimal: enough for the picture, short in the page.
+fn fmt(value: f64) -> String {
+    format!("{value:.1}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).expect("a test time")
+    }
+
+    #[test]
+    fn bars_stay_inside_the_picture_and_the_table_has_every_sample() {
+        let now = at(1_800_000_000);
+        let history = vec![
+            PresenceSample {
+                // Older than the window: drawn at its left edge, not outside.
+                taken_at: now - SignedDuration::from_hours(9),
+                presence: Presence { available: 3, busy: 1, off: 0 },
+            },
+            PresenceSample {
+                taken_at: now - SignedDuration::from_mins(30),
+                presence: Presence { available: 1, busy: 2, off: 5 },
+            },
+        ];
+        let current = Presence { available: 2, busy: 2, off: 4 };
+        let svg = figure(&history, current, now).into_string();
+        assert_eq!(svg.matches("<tr>").count(), 1 + 3, "{svg}");
+        assert!(svg.contains("Now: 2 available, 2 busy, 4 off."));
+        for value in svg.split("x=\"").skip(1) {
+            let x: f64 = value.split('"').next().and_then(|v| v.parse().ok()).expect("x");
+            assert!((0.0..=WIDTH).contains(&x), "{x}");
+        }
+        for value in svg.split(" y=\"").skip(1) {
+            let y: f64 = value.split('"').next().and_then(|v| v.parse().ok()).expect("y");
+            assert!((0.0..=HEIGHT).contains(&y), "{y}");
+        }
+    }
+
+    #[test]
+    fn an_empty_account_draws_no_bar_height() {
+        let svg = figure(&[], Presence::default(), at(1_800_000_000)).into_string();
+        assert!(svg.contains("height=\"0.0\""));
+        assert!(!svg.contains("NaN"));
+    }
+}

@@ -1,0 +1,77 @@
+//! What a page answers when it cannot show what was asked: the sign-in page for a missing
+//! session, and otherwise a page in the dashboard's layout with the API's words.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use roster_api::dashboard::Refusal;
+
+use crate::page;
+
+#[derive(Debug)]
+pub(crate) enum PageError {
+    /// No session, or one that no longer holds: sign in (again).
+    SignIn,
+    /// A form without this session's CSRF token, or posted from another site.
+    Forbidden,
+    /// A post whose body is no form this page sends.
+    BadForm(String),
+    /// What the API would have refused, with its status and description.
+    Refused(Refusal),
+}
+
+impl From<Refusal> for PageError {
+    fn from(refusal: Refusal) -> Self {
+        PageError::Refused(refusal)
+    }
+}
+
+impl From<roster_service::ServiceError> for PageError {
+    fn from(error: roster_service::ServiceError) -> Self {
+        PageError::Refused(error.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, text) = match self {
+            PageError::SignIn => {
+                // The session cookie is left alone: it may belong to a newer sign-in in
+                // another tab, and a stale one is refused anyway.
+                let mut response = Redirect::to("/signin").into_response();
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store"),
+                );
+                return response;
+            }
+            PageError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Form refused",
+                "This form was stale or came from another site, so nothing was changed. \
+                 Go back, reload the page and try again."
+                    .to_owned(),
+            ),
+            PageError::BadForm(reason) => (
+                StatusCode::BAD_REQUEST,
+                "Form not understood",
+                format!("The form could not be read ({reason}); nothing was changed."),
+            ),
+            PageError::Refused(refusal) if refusal.is_internal() => (
+                refusal.status,
+                "Something went wrong",
+                "roster could not do this just now; nothing was changed. Try again, and \
+                 tell the operator if it keeps happening."
+                    .to_owned(),
+            ),
+            PageError::Refused(refusal) => (refusal.status, refusal.message, refusal.description),
+        };
+        let body = html! {
+            div role="alert" class="problem" {
+                p { (text) }
+            }
+            p { a href="/" { "Back to the users" } }
+        };
+        (status, page::bare(title, body)).into_response()
+    }
+}

@@ -1,0 +1,133 @@
+//! The dashboard: server-rendered pages, signed in with an account's API key, that do what
+//! the Users API does with the API's own rules and words. Pages work without JavaScript;
+//! one small script only keeps them live from the account's event stream.
+
+mod assets;
+mod chart;
+mod devices;
+mod error;
+mod form;
+mod import;
+mod live;
+mod page;
+mod session;
+mod settings;
+mod signin;
+mod users;
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use roster_api::AppState;
+
+/// What the pages share: the API's state (the same directory, gate settings and event
+/// streams) and whether cookies must be `Secure`.
+#[derive(Clone)]
+pub struct WebState {
+    pub app: AppState,
+    /// True when served over TLS: the session cookie is then `Secure` and `__Host-` named.
+    pub secure_cookies: bool,
+}
+
+/// Largest CSV file the import page takes; the CLI has no such limit.
+const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The dashboard's routes. None lies under `/v2`, `/operator` or the probes, so the API's
+/// table and this one never overlap.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(users::list))
+        .route("/signin", get(signin::form).post(signin::submit))
+        .route("/signout", post(signin::sign_out))
+        .route("/users/new", get(users::new_form).post(users::create))
+        .route("/users/{id}", get(users::show).post(users::update))
+        .route(
+            "/users/{id}/delete",
+            get(users::confirm_delete).post(users::delete),
+        )
+        .route("/users/{id}/devices", post(devices::add))
+        .route(
+            "/users/{id}/devices/{device}/toggle",
+            post(devices::toggle),
+        )
+        .route(
+            "/users/{id}/devices/{device}/remove",
+            post(devices::remove),
+        )
+        .route("/settings", get(settings::show))
+        .route("/settings/keys", post(settings::create_key))
+        .route("/settings/keys/{key}/revoke", post(settings::revoke_key))
+        .route(
+            "/import",
+            get(import::form)
+                .post(import::submit)
+                .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/live", get(live::stream))
+        .route("/assets/{file}", get(assets::serve))
+        .layer(middleware::from_fn(same_origin_posts))
+        .layer(middleware::from_fn(log_and_harden))
+        .with_state(state)
+}
+
+/// One log line per request, like the API's, and the headers every page carries: a strict
+/// content policy (no inline script or style at all), no framing, no caching of pages
+/// that show an account's data.
+async fn log_and_harden(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let method = request.method().clone();
+    let path = request.uri().path().chars().take(1024).collect::<String>();
+    let mut response = next.run(request).await;
+
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", value);
+    }
+    tracing::info!(
+        request_id = request_id.as_str(),
+        http.method = method.as_str(),
+        url.path = path.as_str(),
+        http.status_code = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request completed"
+    );
+    response
+}
+
+/// Refuses a form post sent from another site before any handler reads it. Browsers name
+/// the page a post came from in `Origin` (and in `Sec-Fetch-Site`); the form's CSRF token,
+/// checked by each handler, stays the rule for clients that send neither.
+async fn same_origin_posts(
+    request: Request,
+    next: Next,
+) -> Result<Response, error::PageError> {
+    if request.method() == Method::POST && !session::same_origin(request.headers()) {
+        return Err(error::PageError::Forbidden);
+    }
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,36 @@
+//! `GET /live`: the account's event stream for the pages' script, signed in by the session
+//! cookie (a browser's `EventSource` cannot send the API's Basic credentials).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use roster_api::dashboard::{self, StillAdmitted};
+
+use crate::error::PageError;
+use crate::session::Signed;
+use crate::WebState;
+
+pub(crate) async fn stream(
+    State(state): State<WebState>,
+    signed: Signed,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    // What the browser sends on its own when it reconnects, so no change is missed.
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok());
+    let app = state.app.clone();
+    let cookie: Arc<str> = signed.cookie.into();
+    let sid = signed.account.sid.clone();
+    // Signing out, the key's revocation or the account's end closes the stream too.
+    let recheck: StillAdmitted = Arc::new(move || {
+        let (app, cookie, sid) = (app.clone(), cookie.clone(), sid.clone());
+        Box::pin(async move {
+            matches!(app.directory.session(&cookie).await, Ok(Some(session)) if session.account == sid)
+                && dashboard::admit_account(&app, &sid).await.is_ok()
+        })
+    });
+    Ok(dashboard::event_stream(&state.app, signed.account, last_event_id, recheck).await?)
+}

@@ -1,0 +1,630 @@
+//! The users: the list (the dashboard's home), one user with its devices, and the forms
+//! that create, edit and delete users with the create and update APIs' rules.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use jiff::{SignedDuration, Timestamp};
+use maud::{html, Markup};
+use roster_domain::{
+    Device, DeviceStatus, Field, Precondition, Presence, Role, RuleError, User, UserFields,
+};
+use roster_service::{CreateUser, ServiceError, UpdateUser, UserFilter};
+use serde::Deserialize;
+
+use crate::error::PageError;
+use crate::form::WebForm;
+use crate::page::{self, csrf_input, Flash, Input, Problems, Section, EN_DASH};
+use crate::session::Signed;
+use crate::signin::CsrfOnly;
+use crate::{chart, devices, WebState};
+
+/// Users a page of the list shows.
+const PAGE_SIZE: u32 = 20;
+/// How far back the presence chart looks.
+pub(crate) const CHART_HOURS: i64 = 6;
+
+pub(crate) const WITH_DEVICES: UserFields = UserFields {
+    devices: true,
+    active_call: false,
+    last_login: true,
+};
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// The home page: who is there, on which devices, and how the account's agents have been
+/// doing; kept live by the page's script.
+pub(crate) async fn list(
+    State(state): State<WebState>,
+    signed: Signed,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let directory = &state.app.directory;
+    // Any page number that is not a positive whole number is the first page.
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<u64>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let search = query.q.trim();
+    let filter = UserFilter {
+        search: (!search.is_empty()).then(|| search.to_owned()),
+        ..UserFilter::default()
+    };
+    let offset = (page - 1).saturating_mul(u64::from(PAGE_SIZE));
+    let (listed, problems) = match directory
+        .list_users(&signed.account, filter, WITH_DEVICES, offset, PAGE_SIZE)
+        .await
+    {
+        Ok(listed) => (Some(listed), Problems::default()),
+        Err(ServiceError::Rule(rule)) => (None, search_problem(&rule)),
+        Err(other) => return Err(other.into()),
+    };
+    let now = directory.clock().now();
+    let presence = directory.presence(&signed.account).await?;
+    let since = now - SignedDuration::from_hours(CHART_HOURS);
+    let history = directory.presence_history(&signed.account, since).await?;
+
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = html! {
+        div class="heading-row" {
+            h1 { "Users" }
+            a href="/users/new" class="button primary" { "New user" }
+        }
+        p id="live-status" class="live" aria-live="polite" { "Not live: reload to see changes" }
+        (summary(presence))
+        form role="search" method="get" action="/" class="search" {
+            div class={ "field" @if !problems.is_empty() { " invalid" } } {
+                label for="q" { "Search" }
+                p id="q-hint" class="hint" { "Part of a name, an email address or a number" }
+                input id="q" name="q" type="search" value=(search) maxlength="100"
+                    aria-describedby={ "q-hint" @if !problems.is_empty() { " q-error" } }
+                    aria-invalid=[(!problems.is_empty()).then_some("true")];
+                @if !problems.is_empty() {
+                    div id="q-error" class="field-error" { (problems.summary()) }
+                }
+            }
+            button type="submit" { "Search" }
+            @if !search.is_empty() { a href="/" class="clear" { "Clear search" } }
+        }
+        div id="users-region" data-live-region {
+            @if let Some(listed) = &listed {
+                (users_table(&listed.users, search))
+                (pager(search, page, listed.users.len(), listed.total))
+            }
+        }
+        (chart::figure(&history, presence, now))
+    };
+    Ok(page::page_with_status(
+        &signed,
+        Section::Users,
+        "Users",
+        status,
+        body,
+    ))
+}
+
+fn search_problem(rule: &RuleError) -> Problems {
+    Problems::general(page::describe(rule))
+}
+
+/// The account's agents right now, in words.
+fn summary(presence: Presence) -> Markup {
+    html! {
+        p id="presence-summary" class="summary" data-live-region {
+            span class="presence available" { (presence.available) " available" }
+            span class="presence busy" { (presence.busy) " busy" }
+            span class="presence off" { (presence.off) " off" }
+        }
+    }
+}
+
+fn users_table(users: &[User], search: &str) -> Markup {
+    html! {
+        @if users.is_empty() {
+            p class="empty" {
+                @if search.is_empty() { "No users yet. " a href="/users/new" { "Create the first one" } " or " a href="/import" { "import a CSV file" } "." }
+                @else { "No user matches \u{201c}" (search) "\u{201d}." }
+            }
+        } @else {
+            table id="users" class="cards" {
+                caption class="visually-hidden" { "Users, their devices and whether they can take calls" }
+                thead {
+                    tr {
+                        th scope="col" { "Name" }
+                        th scope="col" { "Email" }
+                        th scope="col" { "Devices" }
+                        th scope="col" { "Now" }
+                    }
+                }
+                tbody {
+                    @for user in users {
+                        tr data-user-id=(user.id.to_hex().as_str()) {
+                            th scope="row" data-label="Name" {
+                                a id={ "user-" (user.id.to_hex().as_str()) }
+                                    href={ "/users/" (user.id.to_hex().as_str()) } { (full_name(user)) }
+                                span class="role" { (user.role.as_str()) }
+                            }
+                            td data-label="Email" { (email_cell(user)) }
+                            td data-label="Devices" { (device_list(user.devices.as_deref().unwrap_or_default())) }
+                            td data-label="Now" { (presence_badge(user)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn email_cell(user: &User) -> Markup {
+    html! {
+        @match &user.email {
+            Some(email) => {
+                span class="email" { (email.as_str()) }
+                " "
+                (verified_badge(user.email_verified))
+            }
+            None => span class="muted" { "no email" },
+        }
+    }
+}
+
+fn device_list(devices: &[Device]) -> Markup {
+    html! {
+        @if devices.is_empty() {
+            span class="muted" { "no devices" }
+        } @else {
+            ul class="devices" {
+                @for device in devices {
+                    li data-device-id=(device.id.get()) {
+                        span class="number" { (device.contact_uri.as_str()) }
+                        " " (devices::on_off_badge(device))
+                        " " (devices::busy_badge(device))
+                        " " (verified_badge(device.verified))
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn verified_badge(verified: bool) -> Markup {
+    html! {
+        @if verified { span class="badge verified" { "verified" } }
+        @else { span class="badge unverified" { "unverified" } }
+    }
+}
+
+/// Where a user is now, as the presence chart counts it: busy on any device, else
+/// available on an ON device, else off.
+pub(crate) fn presence_of(user: &User) -> &'static str {
+    let devices = user.devices.as_deref().unwrap_or_default();
+    if devices.iter().any(|d| d.status == DeviceStatus::Busy) {
+        "busy"
+    } else if devices.iter().any(|d| d.available == Some(true)) {
+        "available"
+    } else {
+        "off"
+    }
+}
+
+fn presence_badge(user: &User) -> Markup {
+    let presence = presence_of(user);
+    html! { span class={ "presence " (presence) } { (presence) } }
+}
+
+fn pager(search: &str, page: u64, shown: usize, total: u64) -> Markup {
+    let first = (page - 1) * u64::from(PAGE_SIZE) + 1;
+    let last = first + shown as u64 - 1;
+    let link = |to: u64| {
+        let mut href = format!("/?page={to}");
+        if !search.is_empty() {
+            href.push_str("&q=");
+            href.extend(percent_encoding::utf8_percent_encode(
+                search,
+                percent_encoding::NON_ALPHANUMERIC,
+            ));
+        }
+        href
+    };
+    html! {
+        nav aria-label="Pages" class="pager" {
+            @if shown > 0 {
+                p { "Showing " (first) (EN_DASH) (last) " of " (total) }
+            } @else if total > 0 {
+                p { "No users on this page; " (page::count(total, "user", "users")) " in all." }
+            }
+            ul {
+                @if page > 1 {
+                    li { a href=(link(page - 1)) rel="prev" { "Previous page" } }
+                }
+                @if last < total {
+                    li { a href=(link(page + 1)) rel="next" { "Next page" } }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn full_name(user: &User) -> String {
+    format!("{} {}", user.first_name.as_str(), user.last_name.as_str())
+}
+
+/// The fields of the create form, kept as typed so a refused form comes back filled in.
+#[derive(Deserialize, Default)]
+pub(crate) struct NewUserForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    device_contact_uri: String,
+    #[serde(default)]
+    device_name: String,
+}
+
+pub(crate) async fn new_form(signed: Signed) -> Response {
+    new_page(&signed, &NewUserForm::default(), &Problems::default())
+}
+
+pub(crate) async fn create(
+    State(state): State<WebState>,
+    signed: Signed,
+    WebForm(form): WebForm<NewUserForm>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&form.csrf)?;
+    let given = |value: &str| (!value.trim().is_empty()).then(|| value.to_owned());
+    let input = CreateUser {
+        first_name: given(&form.first_name),
+        last_name: given(&form.last_name),
+        email: given(&form.email),
+        device_contact_uri: given(&form.device_contact_uri),
+        device_name: given(&form.device_name),
+        role: given(&form.role),
+    };
+    match state
+        .app
+        .directory
+        .create_user(&signed.account, input)
+        .await
+    {
+        Ok(user) => Ok(page::redirect_with(
+            &format!("/users/{}", user.id.to_hex().as_str()),
+            Flash::UserCreated,
+        )),
+        Err(error) => {
+            let problems = Problems::of(error, &CREATE_FIELDS)?;
+            let mut response = new_page(&signed, &form, &problems);
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+    }
+}
+
+const CREATE_FIELDS: [Field; 6] = [
+    Field::FirstName,
+    Field::LastName,
+    Field::Email,
+    Field::Role,
+    Field::DeviceContactUri,
+    Field::DeviceName,
+];
+
+fn new_page(signed: &Signed, form: &NewUserForm, problems: &Problems) -> Response {
+    let voip = signed.account.voip_enabled;
+    let contact_hint = if voip {
+        "E.164, such as +919812345678, or a SIP URI. Optional: this account has VOIP, so the user also gets a softphone."
+    } else {
+        "E.164, such as +919812345678, or a SIP URI."
+    };
+    let body = html! {
+        p class="crumbs" { a href="/" { "Users" } }
+        h1 { "New user" }
+        (problems.summary())
+        form method="post" action="/users/new" class="stack" novalidate {
+            (csrf_input(signed.csrf()))
+            (Input::text("First name", "first_name", &form.first_name).autocomplete("off").required().render(problems))
+            (Input::text("Last name", "last_name", &form.last_name).required().render(problems))
+            (Input::text("Email", "email", &form.email).kind("email").hint("Optional").render(problems))
+            (role_select(&form.role, problems))
+            (Input::text("Phone number or SIP URI", "device_contact_uri", &form.device_contact_uri)
+                .kind("text").hint(contact_hint).render(problems))
+            (Input::text("Device name", "device_name", &form.device_name).hint("Optional").render(problems))
+            button type="submit" class="primary" { "Create user" }
+        }
+    };
+    page::page(signed, Section::Users, "New user", body)
+}
+
+fn role_select(chosen: &str, problems: &Problems) -> Markup {
+    let chosen = if chosen.is_empty() { "user" } else { chosen };
+    let problem = problems.about("role");
+    html! {
+        div class={ "field" @if problem.is_some() { " invalid" } } {
+            label for="role" { "Role" }
+            select id="role" name="role" aria-invalid=[problem.map(|_| "true")]
+                aria-describedby=[problem.map(|_| "role-error")] {
+                @for role in Role::ALL.iter().rev() {
+                    option value=(role.as_str()) selected[role.as_str() == chosen] { (role.as_str()) }
+                }
+            }
+            @if let Some(problem) = problem {
+                p id="role-error" class="field-error" { (problem) }
+            }
+        }
+    }
+}
+
+/// One user: details to edit, devices to switch, and a way to delete it.
+pub(crate) async fn show(
+    State(state): State<WebState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = state
+        .app
+        .directory
+        .get_user(&signed.account, &id, WITH_DEVICES)
+        .await?;
+    Ok(user_page(&signed, &user, UserPageState::default()))
+}
+
+/// What a user page shows besides the user: a refused form's values and problems.
+#[derive(Default)]
+pub(crate) struct UserPageState<'a> {
+    pub details: Option<&'a EditForm>,
+    pub details_problems: Problems,
+    pub device_problems: Problems,
+    pub add_device: Option<(&'a str, &'a str)>,
+    pub add_problems: Problems,
+    pub status: Option<StatusCode>,
+}
+
+pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<'_>) -> Response {
+    let id = user.id.to_hex();
+    let id = id.as_str();
+    let name = full_name(user);
+    let (first, last, email) = match page_state.details {
+        Some(form) => (
+            form.first_name.clone(),
+            form.last_name.clone(),
+            form.email.clone(),
+        ),
+        None => (
+            user.first_name.as_str().to_owned(),
+            user.last_name.as_str().to_owned(),
+            user.email
+                .as_ref()
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    let (new_contact, new_name) = page_state.add_device.unwrap_or(("", ""));
+    let body = html! {
+        p class="crumbs" { a href="/" { "Users" } }
+        h1 { (name) }
+        div id="user-status" data-live-region {
+            p class="meta" {
+                span class="role" { (user.role.as_str()) }
+                " " (presence_badge(user))
+                @if user.email.is_some() { " email " (verified_badge(user.email_verified)) }
+                " · created " (date(user.date_created))
+                " · last login " @match user.last_login { Some(at) => (date(at)), None => "never" }
+            }
+        }
+        section aria-labelledby="details-heading" {
+            h2 id="details-heading" { "Details" }
+            (page_state.details_problems.summary())
+            form method="post" action={ "/users/" (id) } class="stack" novalidate {
+                (csrf_input(signed.csrf()))
+                // What the form was filled in from, so a save can tell whether someone
+                // else changed these details in between.
+                input type="hidden" name="was_first_name" value=(user.first_name.as_str());
+                input type="hidden" name="was_last_name" value=(user.last_name.as_str());
+                input type="hidden" name="was_email" value=(user.email.as_ref().map(|e| e.as_str()).unwrap_or_default());
+                (Input::text("First name", "first_name", &first).required().render(&page_state.details_problems))
+                (Input::text("Last name", "last_name", &last).required().render(&page_state.details_problems))
+                (Input::text("Email", "email", &email).kind("email").render(&page_state.details_problems))
+                button type="submit" class="primary" { "Save changes" }
+            }
+        }
+        (devices::section(signed, user, &page_state.device_problems))
+        section aria-labelledby="add-device-heading" {
+            h2 id="add-device-heading" { "Add a device" }
+            (page_state.add_problems.summary())
+            form method="post" action={ "/users/" (id) "/devices" } class="stack" novalidate {
+                (csrf_input(signed.csrf()))
+                (Input::text("Phone number or SIP URI", "contact_uri", new_contact)
+                    .hint("E.164, such as +919812345678, or a SIP URI").required().render(&page_state.add_problems))
+                (Input::text("Device name", "name", new_name).hint("Optional").render(&page_state.add_problems))
+                button type="submit" { "Add device" }
+            }
+        }
+        section aria-labelledby="danger-heading" class="danger-zone" {
+            h2 id="danger-heading" { "Delete" }
+            p { a href={ "/users/" (id) "/delete" } class="button danger" { "Delete user" } }
+        }
+    };
+    page::page_with_status(
+        signed,
+        Section::Users,
+        &name,
+        page_state.status.unwrap_or(StatusCode::OK),
+        body,
+    )
+}
+
+fn date(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct EditForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    was_first_name: String,
+    #[serde(default)]
+    was_last_name: String,
+    #[serde(default)]
+    was_email: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    email: String,
+}
+
+const EDIT_FIELDS: [Field; 3] = [Field::FirstName, Field::LastName, Field::Email];
+
+/// How often a save is tried again when only the user's devices changed under it (a call
+/// starting, say): those changes move the user's version but do not touch this form.
+const SAVE_ATTEMPTS: usize = 3;
+
+/// Saves the details form. The form carries the details it was filled in from: when
+/// someone else changed them in between, the save is refused rather than silently undoing
+/// their change; a change of the user's devices alone does not count.
+pub(crate) async fn update(
+    State(state): State<WebState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<EditForm>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&form.csrf)?;
+    let directory = &state.app.directory;
+    let mut attempt = 0;
+    let error = loop {
+        attempt += 1;
+        let current = directory
+            .get_user(&signed.account, &id, WITH_DEVICES)
+            .await?;
+        let stored_email = current.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
+        if current.first_name.as_str() != form.was_first_name
+            || current.last_name.as_str() != form.was_last_name
+            || stored_email != form.was_email
+        {
+            let problems = Problems::general(
+                "Someone changed this user while you were editing. The form now shows the \
+                 current details; check them and save again.",
+            );
+            return Ok(refused_details(
+                &signed,
+                &current,
+                None,
+                problems,
+                StatusCode::CONFLICT,
+            ));
+        }
+        // A field left empty is sent empty, so the API's own rule answers for it.
+        let input = UpdateUser {
+            first_name: Some(form.first_name.clone()),
+            last_name: Some(form.last_name.clone()),
+            email: (!form.email.trim().is_empty()).then(|| form.email.clone()),
+            sends_role: false,
+            sends_id: false,
+        };
+        let expect = Precondition::OneOf(vec![current.version]);
+        match directory
+            .update_user(&signed.account, &id, input, &expect)
+            .await
+        {
+            Ok(user) => {
+                return Ok(page::redirect_with(
+                    &format!("/users/{}", user.id.to_hex().as_str()),
+                    Flash::UserSaved,
+                ))
+            }
+            Err(ServiceError::Rule(RuleError::PreconditionFailed)) if attempt < SAVE_ATTEMPTS => {}
+            Err(error) => break error,
+        }
+    };
+    let user = directory
+        .get_user(&signed.account, &id, WITH_DEVICES)
+        .await?;
+    let problems = Problems::of(error, &EDIT_FIELDS)?;
+    Ok(refused_details(
+        &signed,
+        &user,
+        Some(&form),
+        problems,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
+}
+
+fn refused_details(
+    signed: &Signed,
+    user: &User,
+    form: Option<&EditForm>,
+    problems: Problems,
+    status: StatusCode,
+) -> Response {
+    user_page(
+        signed,
+        user,
+        UserPageState {
+            details: form,
+            details_problems: problems,
+            status: Some(status),
+            ..UserPageState::default()
+        },
+    )
+}
+
+pub(crate) async fn confirm_delete(
+    State(state): State<WebState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = state
+        .app
+        .directory
+        .get_user(&signed.account, &id, WITH_DEVICES)
+        .await?;
+    let name = full_name(&user);
+    let devices = user.devices.as_deref().unwrap_or_default().len() as u64;
+    let title = format!("Delete {name}?");
+    let body = html! {
+        p class="crumbs" { a href="/" { "Users" } " / " a href={ "/users/" (id) } { (name) } }
+        h1 { (title) }
+        p { "This deletes " (name) " and " (page::count(devices, "device", "devices")) ". It cannot be undone." }
+        form method="post" action={ "/users/" (id) "/delete" } class="actions" {
+            (csrf_input(signed.csrf()))
+            button type="submit" class="danger" { "Delete user" }
+            a href={ "/users/" (id) } { "Cancel" }
+        }
+    };
+    Ok(page::page(&signed, Section::Users, &title, body))
+}
+
+pub(crate) async fn delete(
+    State(state): State<WebState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<CsrfOnly>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&form.csrf)?;
+    state
+        .app
+        .directory
+        .delete_user(&signed.account, &id, &Precondition::None)
+        .await?;
+    Ok(page::redirect_with("/", Flash::UserDeleted))
+}
