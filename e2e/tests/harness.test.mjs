@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 
-import { startRoster, launchBrowser, withPage, screenshot } from '../harness.mjs';
+import { startRoster, launchBrowser, withPage, screenshot, axeViolations } from '../harness.mjs';
 
 let roster;
 let browser;
@@ -37,5 +37,16 @@ test('Chromium opens /readyz and saves a screenshot', async () => {
         assert.equal(response.status(), 200);
         const file = await screenshot(page, 'harness-readyz');
         assert.ok(existsSync(file) && statSync(file).size > 0, `${file} is empty`);
+    });
+});
+
+test('axe-core reports a known serious violation', async () => {
+    await withPage(browser, 'harness-axe', async (page) => {
+        // Served by roster's origin so the check runs as it does on the dashboard's pages.
+        await page.goto(roster.url('/readyz'));
+        await page.setContent('<!doctype html><html lang="en"><title>t</title><main>'
+            + '<input type="text" name="unlabelled"><img src="/nothing.png"></main></html>');
+        const ids = (await axeViolations(page, 'harness-axe')).map((v) => v.id).sort();
+        assert.deepEqual(ids, ['image-alt', 'label']);
     });
 });

@@ -39,7 +39,8 @@ test('signing in with the issued key and token opens the users page', async () =
 
         await signIn(page, roster);
         assert.equal(new URL(page.url()).pathname, '/');
-        await page.locator('#users').waitFor();
+        // An account without users yet: the page's live part, not the (empty) table.
+        await page.locator('#live-status').waitFor();
 
         // The session is a cookie the page's scripts cannot read.
         const cookies = await page.context().cookies(roster.base);
