@@ -22,7 +22,10 @@ enum Report {
     /// The file itself could not be read (no header, unknown column, not UTF-8...).
     Unreadable(String),
     /// Some rows cannot be created; nothing was.
-    Refused { lines: Vec<ReportLine>, total: usize },
+    Refused {
+        lines: Vec<ReportLine>,
+        total: usize,
+    },
     /// A dry run found every row valid.
     Valid(usize),
 }

@@ -51,14 +51,8 @@ pub fn router(state: WebState) -> Router {
             get(users::confirm_delete).post(users::delete),
         )
         .route("/users/{id}/devices", post(devices::add))
-        .route(
-            "/users/{id}/devices/{device}/toggle",
-            post(devices::toggle),
-        )
-        .route(
-            "/users/{id}/devices/{device}/remove",
-            post(devices::remove),
-        )
+        .route("/users/{id}/devices/{device}/toggle", post(devices::toggle))
+        .route("/users/{id}/devices/{device}/remove", post(devices::remove))
         .route("/settings", get(settings::show))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{key}/revoke", post(settings::revoke_key))
@@ -122,10 +116,7 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
 /// Refuses a form post sent from another site before any handler reads it. Browsers name
 /// the page a post came from in `Origin` (and in `Sec-Fetch-Site`); the form's CSRF token,
 /// checked by each handler, stays the rule for clients that send neither.
-async fn same_origin_posts(
-    request: Request,
-    next: Next,
-) -> Result<Response, error::PageError> {
+async fn same_origin_posts(request: Request, next: Next) -> Result<Response, error::PageError> {
     if request.method() == Method::POST && !session::same_origin(request.headers()) {
         return Err(error::PageError::Forbidden);
     }
