@@ -17,7 +17,7 @@ mod users;
 
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -65,15 +65,20 @@ pub fn router(state: WebState) -> Router {
         .route("/live", get(live::stream))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(same_origin_posts))
-        .layer(middleware::from_fn(log_and_harden))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            log_and_harden,
+        ))
         .with_state(state)
 }
 
-/// One log line per request, like the API's, and the headers every page carries: a strict
+/// One log line per request, like the API's, counted in `/metrics` under its route, and
+/// the headers every page carries: a strict
 /// content policy (no inline script or style at all), no framing, no caching of pages
 /// that show an account's data.
-async fn log_and_harden(request: Request, next: Next) -> Response {
+async fn log_and_harden(State(state): State<WebState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let method = request.method().clone();
     let path = request.uri().path().chars().take(1024).collect::<String>();
@@ -102,12 +107,17 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", value);
     }
+    let elapsed = started.elapsed();
+    state
+        .app
+        .metrics
+        .observe(matched.as_ref(), &method, response.status(), elapsed);
     tracing::info!(
         request_id = request_id.as_str(),
         http.method = method.as_str(),
         url.path = path.as_str(),
         http.status_code = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = elapsed.as_micros() as u64,
         "request completed"
     );
     response
