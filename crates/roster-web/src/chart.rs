@@ -121,23 +121,43 @@ mod tests {
             PresenceSample {
                 // Older than the window: drawn at its left edge, not outside.
                 taken_at: now - SignedDuration::from_hours(9),
-                presence: Presence { available: 3, busy: 1, off: 0 },
+                presence: Presence {
+                    available: 3,
+                    busy: 1,
+                    off: 0,
+                },
             },
             PresenceSample {
                 taken_at: now - SignedDuration::from_mins(30),
-                presence: Presence { available: 1, busy: 2, off: 5 },
+                presence: Presence {
+                    available: 1,
+                    busy: 2,
+                    off: 5,
+                },
             },
         ];
-        let current = Presence { available: 2, busy: 2, off: 4 };
+        let current = Presence {
+            available: 2,
+            busy: 2,
+            off: 4,
+        };
         let svg = figure(&history, current, now).into_string();
         assert_eq!(svg.matches("<tr>").count(), 1 + 3, "{svg}");
         assert!(svg.contains("Now: 2 available, 2 busy, 4 off."));
         for value in svg.split("x=\"").skip(1) {
-            let x: f64 = value.split('"').next().and_then(|v| v.parse().ok()).expect("x");
+            let x: f64 = value
+                .split('"')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("x");
             assert!((0.0..=WIDTH).contains(&x), "{x}");
         }
         for value in svg.split(" y=\"").skip(1) {
-            let y: f64 = value.split('"').next().and_then(|v| v.parse().ok()).expect("y");
+            let y: f64 = value
+                .split('"')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("y");
             assert!((0.0..=HEIGHT).contains(&y), "{y}");
         }
     }

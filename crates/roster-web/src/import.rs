@@ -22,7 +22,10 @@ enum Report {
     /// The file itself could not be read (no header, unknown column, not UTF-8...).
     Unreadable(String),
     /// Some rows cannot be created; nothing was.
-    Refused { lines: Vec<ReportLine>, total: usize },
+    Refused {
+        lines: Vec<ReportLine>,
+        total: usize,
+    },
     /// A dry run found every row valid.
     Valid(usize),
 }
@@ -64,7 +67,7 @@ pub(crate) async fn submit(
     let csv = match read_users_csv(&file[..], file.len() as u64, ends_with_newline, |_| {}) {
         Ok(csv) => csv,
         Err(error) => {
-            let report = Report::Unreadable(format!("The file cannot be imported: {error}."));
+            let report = Report::Unreadable(sentence(&error.to_string()));
             return Ok(render(&signed, StatusCode::UNPROCESSABLE_ENTITY, &report));
         }
     };
@@ -135,4 +138,18 @@ fn report_markup(report: &Report) -> Markup {
             },
         }
     }
+}
+
+/// A message of the service's as a sentence of its own: capitalised, with a full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }

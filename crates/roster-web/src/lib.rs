@@ -17,7 +17,7 @@ mod users;
 
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -51,14 +51,8 @@ pub fn router(state: WebState) -> Router {
             get(users::confirm_delete).post(users::delete),
         )
         .route("/users/{id}/devices", post(devices::add))
-        .route(
-            "/users/{id}/devices/{device}/toggle",
-            post(devices::toggle),
-        )
-        .route(
-            "/users/{id}/devices/{device}/remove",
-            post(devices::remove),
-        )
+        .route("/users/{id}/devices/{device}/toggle", post(devices::toggle))
+        .route("/users/{id}/devices/{device}/remove", post(devices::remove))
         .route("/settings", get(settings::show))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{key}/revoke", post(settings::revoke_key))
@@ -71,15 +65,20 @@ pub fn router(state: WebState) -> Router {
         .route("/live", get(live::stream))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(same_origin_posts))
-        .layer(middleware::from_fn(log_and_harden))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            log_and_harden,
+        ))
         .with_state(state)
 }
 
-/// One log line per request, like the API's, and the headers every page carries: a strict
+/// One log line per request, like the API's, counted in `/metrics` under its route, and
+/// the headers every page carries: a strict
 /// content policy (no inline script or style at all), no framing, no caching of pages
 /// that show an account's data.
-async fn log_and_harden(request: Request, next: Next) -> Response {
+async fn log_and_harden(State(state): State<WebState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let method = request.method().clone();
     let path = request.uri().path().chars().take(1024).collect::<String>();
@@ -108,12 +107,17 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", value);
     }
+    let elapsed = started.elapsed();
+    state
+        .app
+        .metrics
+        .observe(matched.as_ref(), &method, response.status(), elapsed);
     tracing::info!(
         request_id = request_id.as_str(),
         http.method = method.as_str(),
         url.path = path.as_str(),
         http.status_code = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = elapsed.as_micros() as u64,
         "request completed"
     );
     response
@@ -122,10 +126,7 @@ async fn log_and_harden(request: Request, next: Next) -> Response {
 /// Refuses a form post sent from another site before any handler reads it. Browsers name
 /// the page a post came from in `Origin` (and in `Sec-Fetch-Site`); the form's CSRF token,
 /// checked by each handler, stays the rule for clients that send neither.
-async fn same_origin_posts(
-    request: Request,
-    next: Next,
-) -> Result<Response, error::PageError> {
+async fn same_origin_posts(request: Request, next: Next) -> Result<Response, error::PageError> {
     if request.method() == Method::POST && !session::same_origin(request.headers()) {
         return Err(error::PageError::Forbidden);
     }

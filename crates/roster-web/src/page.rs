@@ -71,10 +71,9 @@ pub(crate) fn page_with_status(
     );
     let mut response = (status, markup).into_response();
     if signed.flash.is_some() {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(FLASH_COOKIE, "", 0, false),
-        );
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(FLASH_COOKIE, "", 0, false));
     }
     response
 }
@@ -379,7 +378,9 @@ mod tests {
     fn a_rule_about_a_field_goes_beside_it() {
         let rule = RuleError::invalid(Field::Email, "no @");
         let problems = Problems::of(rule.clone().into(), &[Field::Email]).expect("a rule");
-        let field = Input::text("Email", "email", "x").render(&problems).into_string();
+        let field = Input::text("Email", "email", "x")
+            .render(&problems)
+            .into_string();
         assert!(field.contains("aria-invalid=\"true\""), "{field}");
         assert!(field.contains("id=\"email-error\""), "{field}");
         assert!(field.contains(&describe(&rule)), "{field}");

@@ -202,15 +202,36 @@ mod tests {
     #[test]
     fn posts_from_other_sites_are_told_apart() {
         let host = ("host", "127.0.0.1:8080");
-        assert!(same_origin(&headers(&[host, ("origin", "http://127.0.0.1:8080")])));
-        assert!(same_origin(&headers(&[host, ("origin", "https://127.0.0.1:8080")])));
-        assert!(!same_origin(&headers(&[host, ("origin", "http://evil.example")])));
+        assert!(same_origin(&headers(&[
+            host,
+            ("origin", "http://127.0.0.1:8080")
+        ])));
+        assert!(same_origin(&headers(&[
+            host,
+            ("origin", "https://127.0.0.1:8080")
+        ])));
+        assert!(!same_origin(&headers(&[
+            host,
+            ("origin", "http://evil.example")
+        ])));
         assert!(!same_origin(&headers(&[host, ("origin", "null")])));
-        assert!(!same_origin(&headers(&[("origin", "http://127.0.0.1:8080")])));
+        assert!(!same_origin(&headers(&[(
+            "origin",
+            "http://127.0.0.1:8080"
+        )])));
         assert!(same_origin(&headers(&[host])));
-        assert!(same_origin(&headers(&[host, ("sec-fetch-site", "same-origin")])));
-        assert!(!same_origin(&headers(&[host, ("sec-fetch-site", "cross-site")])));
-        assert!(!same_origin(&headers(&[host, ("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&headers(&[
+            host,
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(!same_origin(&headers(&[
+            host,
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(!same_origin(&headers(&[
+            host,
+            ("sec-fetch-site", "same-site")
+        ])));
     }
 
     #[test]

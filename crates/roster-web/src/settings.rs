@@ -3,8 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
-use axum::response::{Redirect, Response};
 use axum::response::IntoResponse;
+use axum::response::{Redirect, Response};
 use maud::{html, Markup};
 use roster_domain::ApiKey;
 use roster_service::ServiceError;

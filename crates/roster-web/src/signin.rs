@@ -60,8 +60,7 @@ pub(crate) async fn submit(
         return Err(PageError::Forbidden);
     }
     let key = form.api_key.trim();
-    let account = match dashboard::sign_in(&state.app, key, form.api_token.trim(), client).await
-    {
+    let account = match dashboard::sign_in(&state.app, key, form.api_token.trim(), client).await {
         Ok(account) => account,
         Err(refusal) if refusal.is_internal() => return Err(refusal.into()),
         Err(refusal) => return Ok(render(&state, refusal.status, key, Some(&refusal), None)),

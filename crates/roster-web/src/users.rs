@@ -516,7 +516,11 @@ pub(crate) async fn update(
         let current = directory
             .get_user(&signed.account, &id, WITH_DEVICES)
             .await?;
-        let stored_email = current.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
+        let stored_email = current
+            .email
+            .as_ref()
+            .map(|e| e.as_str())
+            .unwrap_or_default();
         if current.first_name.as_str() != form.was_first_name
             || current.last_name.as_str() != form.was_last_name
             || stored_email != form.was_email

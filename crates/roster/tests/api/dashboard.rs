@@ -122,7 +122,10 @@ impl Browser {
         let form = self.get("/signin").await;
         assert_eq!(form.status, 200, "{}", form.body);
         let page = self
-            .post("/signin", &[("api_key", &who.key), ("api_token", &who.token)])
+            .post(
+                "/signin",
+                &[("api_key", &who.key), ("api_token", &who.token)],
+            )
             .await;
         if page.status == StatusCode::SEE_OTHER {
             // The signed-in pages carry the session's own token.
@@ -188,7 +191,9 @@ async fn signing_in_sets_a_hardened_cookie_and_refuses_wrong_credentials_in_the_
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(
-        wrong.body.contains("the API key and token are missing, malformed, unknown or revoked"),
+        wrong
+            .body
+            .contains("the API key and token are missing, malformed, unknown or revoked"),
         "{}",
         wrong.body
     );
@@ -289,9 +294,14 @@ async fn a_broken_rule_is_shown_at_its_field_and_nothing_is_created() {
         )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let at = page.body.find("id=\"email-error\"").expect("an error at the email field");
+    let at = page
+        .body
+        .find("id=\"email-error\"")
+        .expect("an error at the email field");
     assert!(page.body[at..].contains("invalid email"), "{}", page.body);
-    assert!(page.body.contains("aria-describedby=\"email-hint email-error\""));
+    assert!(page
+        .body
+        .contains("aria-describedby=\"email-hint email-error\""));
     // What was typed comes back.
     assert!(page.body.contains("value=\"not-an-email\""));
     assert_eq!(users_in(&app, &app.acme).await, 0);
@@ -311,7 +321,10 @@ async fn a_broken_rule_is_shown_at_its_field_and_nothing_is_created() {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let id = page.location().strip_prefix("/users/").unwrap().to_owned();
     let user = app
-        .get(&app.acme, &format!("/v2/accounts/acme/users/{id}?fields=devices"))
+        .get(
+            &app.acme,
+            &format!("/v2/accounts/acme/users/{id}?fields=devices"),
+        )
         .await;
     let data = &user.body["response"]["data"];
     assert_eq!(data["role"], "supervisor");
@@ -330,7 +343,10 @@ async fn a_broken_rule_is_shown_at_its_field_and_nothing_is_created() {
             ],
         )
         .await;
-    let at = page.body.find("id=\"device_contact_uri-error\"").expect("at the number");
+    let at = page
+        .body
+        .find("id=\"device_contact_uri-error\"")
+        .expect("at the number");
     assert!(page.body[at..].contains("already used"), "{}", page.body);
 }
 
@@ -377,9 +393,14 @@ async fn devices_switch_by_the_apis_rules_with_its_messages() {
 
     let page = browser.post(&toggle, &[("available", "true")]).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
-    assert!(page.body.contains("the device is not verified and cannot be turned on"));
+    assert!(page
+        .body
+        .contains("the device is not verified and cannot be turned on"));
 
-    app.directory.verify_device("acme", "+919812300001").await.unwrap();
+    app.directory
+        .verify_device("acme", "+919812300001")
+        .await
+        .unwrap();
     let page = browser.post(&toggle, &[("available", "true")]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let devices = app
@@ -395,26 +416,44 @@ async fn devices_switch_by_the_apis_rules_with_its_messages() {
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    app.directory.verify_device("acme", "+919812300002").await.unwrap();
+    app.directory
+        .verify_device("acme", "+919812300002")
+        .await
+        .unwrap();
     let page = browser.get(&format!("/users/{id}")).await;
     let second = page
         .body
         .match_indices("data-device-id=\"")
-        .map(|(at, m)| page.body[at + m.len()..].split('"').next().unwrap().to_owned())
+        .map(|(at, m)| {
+            page.body[at + m.len()..]
+                .split('"')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .find(|d| *d != device.to_string())
         .expect("the second device");
     let page = browser
-        .post(&format!("/users/{id}/devices/{second}/toggle"), &[("available", "true")])
+        .post(
+            &format!("/users/{id}/devices/{second}/toggle"),
+            &[("available", "true")],
+        )
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(page.body.contains("another device of this user is on; turn it off first"));
+    assert!(page
+        .body
+        .contains("another device of this user is on; turn it off first"));
 
     // A number the add form cannot take is named at its field.
     let page = browser
         .post(&format!("/users/{id}/devices"), &[("contact_uri", "12ab")])
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.body.contains("id=\"contact_uri-error\""), "{}", page.body);
+    assert!(
+        page.body.contains("id=\"contact_uri-error\""),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -432,7 +471,11 @@ async fn the_list_searches_and_pages() {
     browser.sign_in(&roomy).await;
 
     let first = browser.get("/").await;
-    assert!(first.body.contains("Showing 1&ndash;20 of 25"), "{}", first.body);
+    assert!(
+        first.body.contains("Showing 1&ndash;20 of 25"),
+        "{}",
+        first.body
+    );
     assert!(first.body.contains("Next page"));
     assert!(!first.body.contains("Previous page"));
     let second = browser.get("/?page=2").await;
@@ -440,7 +483,12 @@ async fn the_list_searches_and_pages() {
     assert_eq!(second.body.matches("data-user-id=").count(), 5);
 
     let found = browser.get("/?q=zub").await;
-    assert_eq!(found.body.matches("data-user-id=").count(), 1, "{}", found.body);
+    assert_eq!(
+        found.body.matches("data-user-id=").count(),
+        1,
+        "{}",
+        found.body
+    );
     assert!(found.body.contains("Zubin Rao"));
     let by_number = browser.get("/?q=123%2000007").await;
     assert_eq!(by_number.body.matches("data-user-id=").count(), 0);
@@ -503,11 +551,18 @@ async fn revoking_the_key_ends_its_sessions_and_keys_are_managed_from_settings()
         .post(&format!("/settings/keys/{}/revoke", app.globex.key), &[])
         .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&app.globex, "/v2/accounts/globex/users").await.status, 200);
+    assert_eq!(
+        app.get(&app.globex, "/v2/accounts/globex/users")
+            .await
+            .status,
+        200
+    );
 
     // Revoking the key this session signed in with ends the session, like its API calls.
     let own = app.acme.key.clone();
-    let page = browser.post(&format!("/settings/keys/{own}/revoke"), &[]).await;
+    let page = browser
+        .post(&format!("/settings/keys/{own}/revoke"), &[])
+        .await;
     assert_eq!(page.location(), "/signin");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(browser.get("/").await.location(), "/signin");
@@ -593,15 +648,24 @@ async fn the_import_page_names_bad_rows_and_creates_all_or_nothing() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
     browser.sign_in(&app.acme).await;
-    let bad = "first_name,last_name,device_contact_uri\nAsha,Rao,+919812300001\nRavi,,+919812300002\n";
+    let bad =
+        "first_name,last_name,device_contact_uri\nAsha,Rao,+919812300001\nRavi,,+919812300002\n";
     let page = upload(&mut browser, bad, false).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.body.contains("row 2 (line 3): last_name is mandatory"), "{}", page.body);
+    assert!(
+        page.body.contains("row 2 (line 3): last_name is mandatory"),
+        "{}",
+        page.body
+    );
     assert_eq!(users_in(&app, &app.acme).await, 0);
 
     let good = "first_name,last_name,device_contact_uri\nAsha,Rao,+919812300001\nRavi,Kumar,+919812300002\n";
     let page = upload(&mut browser, good, true).await;
-    assert!(page.body.contains("2 rows are valid; nothing was created"), "{}", page.body);
+    assert!(
+        page.body.contains("2 rows are valid; nothing was created"),
+        "{}",
+        page.body
+    );
     assert_eq!(users_in(&app, &app.acme).await, 0);
 
     let page = upload(&mut browser, good, false).await;
@@ -651,7 +715,8 @@ async fn a_save_never_undoes_someone_elses_edit_but_a_call_in_between_does_not_b
 
     // Someone else renames the user; a form filled in before that is refused.
     let path = format!("/v2/accounts/acme/users/{id}");
-    app.put(&app.acme, &path, &json!({ "last_name": "Menon" })).await;
+    app.put(&app.acme, &path, &json!({ "last_name": "Menon" }))
+        .await;
     let page = browser.post(&format!("/users/{id}"), &save("Nair")).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.body.contains("Someone changed this user"));
