@@ -19,12 +19,12 @@ use roster_api::{AppState, FailedAuthLimiter};
 use roster_domain::{
     Account, AccountSid, ApiKey, ApiKeyId, ContactUri, Delivery, Device, DeviceChange, DeviceId,
     DeviceKind, DeviceName, DeviceStatus, Email, Event, ManualClock, NamePolicy, NewDevice,
-    NewUser, PersonName, Precondition, RateLimit, RegionName, Role, RuleError, SipCredentials,
+    NewUser, PersonName, Precondition, Presence, PresenceSample, RateLimit, RegionName, Role, RuleError, SipCredentials,
     SipUri, TimeZoneName, User, UserChanges, UserFields, UserId, Webhook, E164, FIRST_VERSION,
 };
 use roster_service::{Directory, DirectoryOptions, RateDecision, RateLimiter, TokenHasher};
 use roster_store::{
-    Conflict, EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery,
+    Conflict, DashboardSession, EventBounds, IdempotentAnswer, Store, StoreError, UserPage, UserQuery,
 };
 use serde_json::Value;
 use tower::ServiceExt;
@@ -393,6 +393,7 @@ impl Store for FixedStore {
             let parsed = ContactUri::parse(contact).expect("contact filter reached storage");
             assert_eq!(parsed.as_str(), contact, "contact filter not normalised");
         }
+        assert!(query.search.is_none(), "the public API has no search");
         assert!(query.emails.as_ref().is_none_or(|v| v.len() <= 50));
         assert!(query.contacts.as_ref().is_none_or(|v| v.len() <= 50));
         let users = if query.offset == 0 {
@@ -673,6 +674,51 @@ impl Store for FixedStore {
         _limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         Ok(Vec::new())
+    }
+
+    // The Users API opens no dashboard session and reads no presence.
+    async fn create_session(&self, _session: &DashboardSession) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        _sid: &AccountSid,
+        _token_hash: &[u8; 32],
+    ) -> Result<Option<DashboardSession>, StoreError> {
+        Ok(None)
+    }
+
+    async fn delete_session(
+        &self,
+        _sid: &AccountSid,
+        _token_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn purge_sessions(&self, _before: Timestamp) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    async fn presence(&self, _sid: &AccountSid) -> Result<Presence, StoreError> {
+        Ok(Presence::default())
+    }
+
+    async fn record_presence(&self, _taken_at: Timestamp) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    async fn presence_samples(
+        &self,
+        _sid: &AccountSid,
+        _since: Timestamp,
+    ) -> Result<Vec<PresenceSample>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn purge_presence(&self, _before: Timestamp) -> Result<u64, StoreError> {
+        Ok(0)
     }
 }
 

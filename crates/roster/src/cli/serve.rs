@@ -97,7 +97,8 @@ fn print_demo(demo: &Demo, scheme: &str, address: std::net::SocketAddr) {
          \n  curl -s '{base}/users' -H 'Content-Type: application/json' \\\n    \
          -d '{{\"first_name\":\"Asha\",\"last_name\":\"Rao\",\"email\":\"asha@example.com\",\"device_contact_uri\":\"+919812345678\"}}'\n\
          \nThen fetch it with its devices (put the id from the answer in place of USER_ID):\n\
-         \n  curl -s '{base}/users/USER_ID?fields=devices'\n",
+         \n  curl -s '{base}/users/USER_ID?fields=devices'\n\
+         \nOr open the dashboard at {scheme}://{address}/ and sign in with the key and token above.\n",
         key = demo.key,
         token = demo.token,
     );

@@ -673,6 +673,12 @@ async fn the_import_page_names_bad_rows_and_creates_all_or_nothing() {
     assert!(browser.get("/").await.body.contains("Imported 2 users"));
     assert_eq!(users_in(&app, &app.acme).await, 2);
 
+    // A file that is no users CSV at all is refused as a whole, in one sentence.
+    let page = upload(&mut browser, "nickname\nAsha\n", false).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Unknown column"), "{}", page.body);
+    assert_eq!(users_in(&app, &app.acme).await, 2);
+
     // A forged upload (no session token) is refused before the file is read.
     let (kind, body) = multipart("forged", good, false);
     let request = browser
