@@ -10,8 +10,8 @@ use crate::users::CHART_HOURS;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 160.0;
-/// Room at the bottom for the time labels.
-const AXIS: f64 = 18.0;
+/// Room below the axis line.
+const AXIS: f64 = 2.0;
 
 /// The chart for the samples since `now` minus [`CHART_HOURS`], and `current` as the
 /// last bar.
@@ -60,9 +60,13 @@ pub(crate) fn figure(history: &[PresenceSample], current: Presence, now: Timesta
                     rect class="available" x=(fmt(x)) y=(fmt(plot - off - busy - available)) width=(fmt(bar)) height=(fmt(available)) {}
                 }
                 line class="axis" x1="0" y1=(fmt(plot)) x2=(fmt(WIDTH)) y2=(fmt(plot)) {}
-                text x="0" y=(fmt(HEIGHT - 4.0)) class="tick" { (CHART_HOURS) " h ago" }
-                text x=(fmt(WIDTH / 2.0)) y=(fmt(HEIGHT - 4.0)) class="tick middle" { (CHART_HOURS / 2) " h ago" }
-                text x=(fmt(WIDTH)) y=(fmt(HEIGHT - 4.0)) class="tick end" { "now" }
+            }
+            // Outside the picture, which stretches to the page's width: text inside it
+            // would stretch too.
+            div class="ticks" aria-hidden="true" {
+                span { (CHART_HOURS) " h ago" }
+                span { (CHART_HOURS / 2) " h ago" }
+                span { "now" }
             }
             ul class="legend" aria-hidden="true" {
                 li { span class="swatch available" {} "available" }
