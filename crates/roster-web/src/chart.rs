@@ -148,12 +148,12 @@ mod tests {
         let svg = figure(&history, current, now).into_string();
         assert_eq!(svg.matches("<tr>").count(), 1 + 3, "{svg}");
         assert!(svg.contains("Now: 2 available, 2 busy, 4 off."));
-        for value in svg.split("x=\"").skip(1) {
+        for value in svg.split(" x=\"").skip(1) {
             let x: f64 = value
                 .split('"')
                 .next()
                 .and_then(|v| v.parse().ok())
-                .expect("x");
+                .unwrap_or_else(|| panic!("x in {value}"));
             assert!((0.0..=WIDTH).contains(&x), "{x}");
         }
         for value in svg.split(" y=\"").skip(1) {
