@@ -62,7 +62,8 @@ struct Evidence {
     secrets: Vec<(String, String)>,
     /// API keys with their tokens, whose `Authorization: Basic` form must appear nowhere.
     pairs: Vec<(String, String)>,
-    /// SIP digests: stored by design, but password-equivalent, so never logged.
+    /// Stored by design, but never logged: SIP digests (password-equivalent) and the
+    /// dashboard's CSRF tokens (which must be compared with what forms send back).
     digests: Vec<String>,
     /// Keys issued, with their tokens: what the database must hold hashes of.
     issued: Vec<(String, String)>,
@@ -175,10 +176,82 @@ impl Exercise<'_> {
             .sip_passwords(run, &user, softphone, &username, evidence)
             .await;
         self.guesses(evidence).await;
+        self.dashboard(evidence).await;
         (
             Stored { username, password },
             self.sent.load(Ordering::Relaxed),
         )
+    }
+
+    /// The dashboard: a wrong and a right sign-in, pages with the session cookie, a key
+    /// created there (its token shown once), and a sign-out.
+    async fn dashboard(&self, evidence: &mut Evidence) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let (key, token) = self.good;
+        let form = client.get(self.server.url("/signin")).send().await.unwrap();
+        let form_cookie = cookie_pair(form.headers(), "roster_signin");
+        let form_token = hidden_csrf(&form.text().await.unwrap());
+        evidence.secret("sign-in form token", &form_token);
+        let sign_in = |api_token: &str| {
+            client
+                .post(self.server.url("/signin"))
+                .header("cookie", &form_cookie)
+                .form(&[
+                    ("api_key", key.as_str()),
+                    ("api_token", api_token),
+                    ("_csrf", &form_token),
+                ])
+        };
+        let wrong = random_hex(32);
+        evidence.secret("wrong token at the dashboard", &wrong);
+        // 429 once the guesses above spent this address's budget of failures.
+        let refused = sign_in(&wrong).send().await.unwrap().status().as_u16();
+        assert!(matches!(refused, 401 | 429), "{refused}");
+        let signed = sign_in(token).send().await.unwrap();
+        assert_eq!(signed.status(), 303);
+        let session = cookie_pair(signed.headers(), "roster_session");
+        let (_, value) = session.split_once('=').unwrap();
+        evidence.secret("dashboard session", value);
+        let (_, session_token) = value.split_once('.').unwrap();
+        evidence.secret("dashboard session token", session_token);
+
+        let home = client
+            .get(self.server.url("/"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(home.status(), 200);
+        let csrf = hidden_csrf(&home.text().await.unwrap());
+        evidence.digests.push(csrf.clone());
+        let created = client
+            .post(self.server.url("/settings/keys"))
+            .header("cookie", &session)
+            .form(&[("_csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let page = created.text().await.unwrap();
+        let shown = |id: &str| {
+            let start = page.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+            page[start..].split('<').next().unwrap().to_owned()
+        };
+        let (new_key, new_token) = (shown("new-key"), shown("new-token"));
+        evidence.secret("token issued by the dashboard", &new_token);
+        evidence.pairs.push((new_key.clone(), new_token.clone()));
+        evidence.issued.push((new_key, new_token));
+        let out = client
+            .post(self.server.url("/signout"))
+            .header("cookie", &session)
+            .form(&[("_csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status(), 303);
+        self.sent.fetch_add(6, Ordering::Relaxed);
     }
 
     /// Good credentials, in the header and in the URL; wrong, misplaced and revoked ones.
@@ -333,6 +406,24 @@ impl Exercise<'_> {
     }
 }
 
+/// `name=value` of the cookie `name` a response sets.
+fn cookie_pair(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no cookie {name}"))
+}
+
+/// The CSRF token a dashboard page's forms carry.
+fn hidden_csrf(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
 /// Settings that hold secrets but stop the server from starting: the error must name
 /// the setting, not quote it.
 fn failed_starts(
@@ -457,7 +548,7 @@ fn assert_nothing_logged(evidence: &Evidence) {
         }
     }
     for digest in &evidence.digests {
-        assert!(!logs.contains(digest), "a SIP digest is in the logs");
+        assert!(!logs.contains(digest), "a SIP digest or CSRF token is in the logs");
     }
 }
 
@@ -497,8 +588,8 @@ async fn assert_stored_as_documented(
     };
     assert_eq!(
         evidence.issued.len(),
-        4,
-        "two keys from the CLI, one per run over HTTP"
+        6,
+        "two keys from the CLI, one per run over HTTP, one per run from the dashboard"
     );
     for (key, token) in &evidence.issued {
         let stored = backend
