@@ -548,7 +548,10 @@ fn assert_nothing_logged(evidence: &Evidence) {
         }
     }
     for digest in &evidence.digests {
-        assert!(!logs.contains(digest), "a SIP digest or CSRF token is in the logs");
+        assert!(
+            !logs.contains(digest),
+            "a SIP digest or CSRF token is in the logs"
+        );
     }
 }
 
