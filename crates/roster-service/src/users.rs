@@ -310,6 +310,14 @@ fn search_text(raw: Option<String>) -> Result<Option<String>, RuleError> {
             format!("must be at most {SEARCH_MAX_CHARS} characters"),
         ));
     }
+    // PostgreSQL refuses a NUL in any text it is sent, and no name, email or number holds
+    // a control character, so such a search is a mistake to name, not a query to run.
+    if text.chars().any(char::is_control) {
+        return Err(RuleError::invalid(
+            Field::Search,
+            "must not hold control characters",
+        ));
+    }
     Ok(Some(text.to_owned()))
 }
 
@@ -346,6 +354,19 @@ mod tests {
         assert_eq!(blank, Ok(None));
         assert_eq!(search_text(None), Ok(None));
         assert!(longest.is_ok_and(|t| t.is_some()));
+        for control in ["a\0b", "\u{7}", "x\ny"] {
+            let refused = search_text(Some(control.to_owned()));
+            assert!(
+                matches!(
+                    refused,
+                    Err(RuleError::Invalid {
+                        field: Field::Search,
+                        ..
+                    })
+                ),
+                "{control:?}: {refused:?}"
+            );
+        }
         assert!(matches!(
             refused,
             Err(RuleError::Invalid {

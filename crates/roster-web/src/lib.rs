@@ -127,7 +127,7 @@ async fn log_and_harden(State(state): State<WebState>, request: Request, next: N
 /// the page a post came from in `Origin` (and in `Sec-Fetch-Site`); the form's CSRF token,
 /// checked by each handler, stays the rule for clients that send neither.
 async fn same_origin_posts(request: Request, next: Next) -> Result<Response, error::PageError> {
-    if request.method() == Method::POST && !session::same_origin(request.headers()) {
+    if request.method() == Method::POST && !session::same_origin(request.headers(), request.uri()) {
         return Err(error::PageError::Forbidden);
     }
     Ok(next.run(request).await)

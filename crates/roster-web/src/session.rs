@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
+use axum::http::Uri;
 use base64::Engine;
 use roster_api::dashboard;
 use roster_domain::Account;
@@ -154,11 +155,20 @@ pub(crate) fn tokens_match(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// The host and port the request was sent to: HTTP/1.1 names it in `Host`; HTTP/2 (what
+/// browsers speak over TLS) names it in `:authority`, which arrives as the URI's authority
+/// and with no `Host` header at all.
+pub(crate) fn request_authority<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    uri.authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+}
+
 /// Whether a post comes from one of this server's own pages, by what the browser says of
-/// its origin: `Origin` must name this host, and `Sec-Fetch-Site` (sent without `Origin`
-/// by some browsers on some requests) must not say another site.
-pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+/// its origin: `Origin` must name the host the request was sent to, and `Sec-Fetch-Site`
+/// (sent without `Origin` by some browsers on some requests) must not say another site.
+pub(crate) fn same_origin(headers: &HeaderMap, uri: &Uri) -> bool {
+    let host = request_authority(headers, uri);
     if let Some(origin) = headers.get(header::ORIGIN) {
         let Ok(origin) = origin.to_str() else {
             return false;
@@ -199,39 +209,61 @@ mod tests {
         assert_eq!(read_cookie(&split, FLASH_COOKIE), Some("user-created"));
     }
 
+    /// A request line as HTTP/1.1 sends it: the path only, the host in `Host`.
+    fn same_origin_over_http1(headers: &HeaderMap) -> bool {
+        same_origin(headers, &Uri::from_static("/users/new"))
+    }
+
     #[test]
     fn posts_from_other_sites_are_told_apart() {
         let host = ("host", "127.0.0.1:8080");
-        assert!(same_origin(&headers(&[
+        assert!(same_origin_over_http1(&headers(&[
             host,
             ("origin", "http://127.0.0.1:8080")
         ])));
-        assert!(same_origin(&headers(&[
+        assert!(same_origin_over_http1(&headers(&[
             host,
             ("origin", "https://127.0.0.1:8080")
         ])));
-        assert!(!same_origin(&headers(&[
+        assert!(!same_origin_over_http1(&headers(&[
             host,
             ("origin", "http://evil.example")
         ])));
-        assert!(!same_origin(&headers(&[host, ("origin", "null")])));
-        assert!(!same_origin(&headers(&[(
+        assert!(!same_origin_over_http1(&headers(&[
+            host,
+            ("origin", "null")
+        ])));
+        assert!(!same_origin_over_http1(&headers(&[(
             "origin",
             "http://127.0.0.1:8080"
         )])));
-        assert!(same_origin(&headers(&[host])));
-        assert!(same_origin(&headers(&[
+        assert!(same_origin_over_http1(&headers(&[host])));
+        assert!(same_origin_over_http1(&headers(&[
             host,
             ("sec-fetch-site", "same-origin")
         ])));
-        assert!(!same_origin(&headers(&[
+        assert!(!same_origin_over_http1(&headers(&[
             host,
             ("sec-fetch-site", "cross-site")
         ])));
-        assert!(!same_origin(&headers(&[
+        assert!(!same_origin_over_http1(&headers(&[
             host,
             ("sec-fetch-site", "same-site")
         ])));
+    }
+
+    #[test]
+    fn an_http2_post_is_judged_by_its_authority_as_it_has_no_host_header() {
+        let uri = Uri::from_static("https://127.0.0.1:8443/users/new");
+        let from = |origin: &'static str| headers(&[("origin", origin)]);
+
+        assert!(same_origin(&from("https://127.0.0.1:8443"), &uri));
+        assert!(!same_origin(&from("https://evil.example"), &uri));
+        assert!(!same_origin(&from("https://127.0.0.1:9999"), &uri));
+        assert_eq!(
+            request_authority(&HeaderMap::new(), &uri),
+            Some("127.0.0.1:8443")
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the account's keys (a new token is shown once, then only its key's id).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
 use axum::response::{Redirect, Response};
 use maud::{html, Markup};
@@ -12,7 +12,7 @@ use roster_service::ServiceError;
 use crate::error::PageError;
 use crate::form::WebForm;
 use crate::page::{self, csrf_input, Flash, Section};
-use crate::session::Signed;
+use crate::session::{request_authority, Signed};
 use crate::signin::CsrfOnly;
 use crate::WebState;
 
@@ -20,8 +20,9 @@ pub(crate) async fn show(
     State(state): State<WebState>,
     signed: Signed,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, PageError> {
-    render(&state, &signed, &headers, None).await
+    render(&state, &signed, (&headers, &uri), None).await
 }
 
 /// Issues a key and shows its token in this answer only.
@@ -29,6 +30,7 @@ pub(crate) async fn create_key(
     State(state): State<WebState>,
     signed: Signed,
     headers: HeaderMap,
+    uri: Uri,
     WebForm(form): WebForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
@@ -42,7 +44,7 @@ pub(crate) async fn create_key(
         key: issued.key.id.to_string(),
         token: issued.token.expose().to_owned(),
     };
-    render(&state, &signed, &headers, Some(shown)).await
+    render(&state, &signed, (&headers, &uri), Some(shown)).await
 }
 
 /// Revokes one of the account's keys. Revoking the key this session signed in with ends
@@ -77,7 +79,7 @@ struct NewKey {
 async fn render(
     state: &WebState,
     signed: &Signed,
-    headers: &HeaderMap,
+    (headers, uri): (&HeaderMap, &Uri),
     new_key: Option<NewKey>,
 ) -> Result<Response, PageError> {
     let account = &signed.account;
@@ -87,10 +89,7 @@ async fn render(
     } else {
         "http"
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let host = request_authority(headers, uri).unwrap_or("localhost");
     let base_url = format!("{scheme}://{host}/v2/accounts/{}", account.sid.as_str());
     let body = html! {
         h1 { "API settings" }

@@ -21,6 +21,9 @@ use crate::{chart, devices, WebState};
 
 /// Users a page of the list shows.
 const PAGE_SIZE: u32 = 20;
+/// The highest page number the list takes: far beyond any account's users, and small
+/// enough that its offset and its neighbours' numbers fit in 64 bits.
+const LAST_PAGE: u64 = u32::MAX as u64;
 /// How far back the presence chart looks.
 pub(crate) const CHART_HOURS: i64 = 6;
 
@@ -46,13 +49,14 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let directory = &state.app.directory;
-    // Any page number that is not a positive whole number is the first page.
+    // Any page number that is not a positive whole number is the first page; one past
+    // LAST_PAGE is LAST_PAGE, so the pager's arithmetic cannot overflow.
     let page = query
         .page
         .as_deref()
         .and_then(|p| p.parse::<u64>().ok())
         .filter(|p| *p >= 1)
-        .unwrap_or(1);
+        .map_or(1, |p| p.min(LAST_PAGE));
     let search = query.q.trim();
     let filter = UserFilter {
         search: (!search.is_empty()).then(|| search.to_owned()),

@@ -179,6 +179,67 @@ fn the_dashboard_over_https_sets_only_secure_host_only_cookies() {
     assert!(!session.contains("Max-Age=0"), "{session}");
 }
 
+/// Browsers speak HTTP/2 over TLS, where the host arrives as `:authority` and there is no
+/// `Host` header, and they send `Origin` with every form post: such a post must not be
+/// taken for one from another site.
+#[test]
+fn the_dashboards_forms_work_over_http2_as_a_browser_posts_them() {
+    let roster = Roster::new();
+    let acme = roster.account_with_key("acme");
+    let ca = TestCa::new("Roster test CA");
+    let files = roster.certificate_files(&ca.issue_server_certificate());
+    let server = roster.serve_https(&files);
+    let base = format!("https://{}", server.address);
+    let ca_file = roster.path("ca.pem", &ca.pem());
+    let jar = roster.dir.path().join("cookies.txt");
+    let curl = |args: &[&str]| {
+        let mut all = vec![
+            "--http2",
+            "--cacert",
+            path_str(&ca_file),
+            "--cookie",
+            path_str(&jar),
+            "--cookie-jar",
+            path_str(&jar),
+        ];
+        all.extend_from_slice(args);
+        let output = run(curl_command(&all), COMMAND_TIMEOUT);
+        assert!(output.status.success(), "curl: {}", describe(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let form = curl(&[&format!("{base}/signin")]);
+    let token = form
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a form token in {form}"))
+        .to_owned();
+    let signed = curl(&[
+        "--output",
+        "/dev/null",
+        "--write-out",
+        "%{http_version} %{http_code}",
+        "--header",
+        &format!("Origin: {base}"),
+        "--data-urlencode",
+        &format!("api_key={}", acme.key),
+        "--data-urlencode",
+        &format!("api_token={}", acme.token),
+        "--data-urlencode",
+        &format!("_csrf={token}"),
+        &format!("{base}/signin"),
+    ]);
+    assert_eq!(signed, "2 303");
+
+    // The base URL the settings page gives integrations names this server too.
+    let settings = curl(&[&format!("{base}/settings")]);
+    assert!(
+        settings.contains(&format!("{base}/v2/accounts/{}", acme.sid)),
+        "{settings}"
+    );
+}
+
 #[test]
 fn a_client_that_does_not_trust_the_issuer_is_refused_before_any_request() {
     let roster = Roster::new();

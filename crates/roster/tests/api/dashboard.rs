@@ -497,6 +497,27 @@ async fn the_list_searches_and_pages() {
     // Nonsense page numbers are the first page, never an error.
     assert_eq!(browser.get("/?page=-3").await.status, 200);
     assert_eq!(browser.get("/?page=99999999999999999999").await.status, 200);
+    // A page number that is a valid 64-bit number but too far for any account's users is
+    // an empty page past the last, not an overflow (it used to drop the connection).
+    for far in ["18446744073709551615", "922337203685477582", "4294967296"] {
+        let past = browser.get(&format!("/?page={far}&q=rao")).await;
+        assert_eq!(past.status, 200, "page {far}: {}", past.body);
+        assert!(past.body.contains("No users on this page"), "{}", past.body);
+        assert!(past.body.contains("rel=\"prev\""), "{}", past.body);
+    }
+
+    // A search holding a control character (PostgreSQL refuses a NUL outright) is named
+    // as the search's problem, not a failure of the server.
+    for control in ["a%00b", "%07", "x%0Ay"] {
+        let refused = browser.get(&format!("/?q={control}")).await;
+        assert_eq!(refused.status, 400, "{control}: {}", refused.body);
+        assert!(refused.body.contains("id=\"q-error\""), "{}", refused.body);
+        assert!(
+            refused.body.contains("control characters"),
+            "{}",
+            refused.body
+        );
+    }
 }
 
 #[tokio::test]
