@@ -3,6 +3,16 @@
 // without this script; it only saves the reload.
 (function () {
   "use strict";
+  // A page that answers a post (a refused form, a new key) names its own address: going
+  // back to it means a reload reads the page instead of posting again, and the refresh
+  // below fetches the page rather than the form's target.
+  var canonical = document.querySelector("[data-canonical]");
+  if (canonical && window.history && window.history.replaceState) {
+    var own = canonical.getAttribute("data-canonical");
+    if (own && own !== window.location.pathname) {
+      window.history.replaceState(null, "", own);
+    }
+  }
   var status = document.getElementById("live-status");
   var regions = document.querySelectorAll("[data-live-region]");
   if (!window.EventSource || !window.fetch || regions.length === 0) {
@@ -38,12 +48,16 @@
       return;
     }
     running = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Roster-Refresh": "1" } })
+    fetch(window.location.href, { credentials: "same-origin" })
       .then(function (response) {
-        if (response.redirected) {
-          // The session ended: the sign-in page says why.
-          window.location.assign(response.url);
+        if (response.redirected || response.status === 404) {
+          // The session ended (the sign-in page says why), or what this page showed is
+          // gone: show that page rather than a stale one.
+          window.location.assign(response.redirected ? response.url : window.location.href);
           return null;
+        }
+        if (!response.ok) {
+          throw new Error("refresh failed");
         }
         return response.text();
       })
@@ -95,6 +109,13 @@
     say("Live");
   };
   source.onerror = function () {
+    if (source.readyState === EventSource.CLOSED) {
+      // The browser gave up (the stream answered with a page, not events): most likely
+      // the session ended, which a refresh finds out and shows.
+      say("Not live: reload to see changes");
+      refresh();
+      return;
+    }
     say("Reconnecting\u2026");
   };
   [

@@ -1,7 +1,7 @@
 //! A user's devices on its page: switching them ON and OFF, adding and removing them, with
 //! the device APIs' rules (only a verified device turns on; one device ON at a time).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
@@ -11,7 +11,7 @@ use roster_service::{AddDevice, ServiceError, UpdateDevice};
 use serde::Deserialize;
 
 use crate::error::PageError;
-use crate::form::WebForm;
+use crate::form::{WebForm, WebPath};
 use crate::page::{self, csrf_input, Flash, Problems};
 use crate::session::Signed;
 use crate::signin::CsrfOnly;
@@ -113,14 +113,19 @@ pub(crate) struct ToggleForm {
 pub(crate) async fn toggle(
     State(state): State<WebState>,
     signed: Signed,
-    Path((user, device)): Path<(String, String)>,
+    WebPath((user, device)): WebPath<(String, String)>,
     WebForm(form): WebForm<ToggleForm>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
     let available = match form.available.as_str() {
         "true" => true,
         "false" => false,
-        _ => return Err(PageError::BadForm("available must be true or false".into())),
+        _ => {
+            return Err(PageError::malformed(
+                StatusCode::BAD_REQUEST,
+                "available must be true or false",
+            ))
+        }
     };
     let change = UpdateDevice {
         available: Some(available),
@@ -156,7 +161,7 @@ pub(crate) struct AddForm {
 pub(crate) async fn add(
     State(state): State<WebState>,
     signed: Signed,
-    Path(user): Path<String>,
+    WebPath(user): WebPath<String>,
     WebForm(form): WebForm<AddForm>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
@@ -190,7 +195,7 @@ pub(crate) async fn add(
 pub(crate) async fn remove(
     State(state): State<WebState>,
     signed: Signed,
-    Path((user, device)): Path<(String, String)>,
+    WebPath((user, device)): WebPath<(String, String)>,
     WebForm(form): WebForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;

@@ -14,10 +14,20 @@ pub(crate) enum PageError {
     SignIn,
     /// A form without this session's CSRF token, or posted from another site.
     Forbidden,
-    /// A post whose body is no form this page sends.
-    BadForm(String),
+    /// A request no page of ours sends: a body that is no form, a path segment or query
+    /// that cannot be read, a body over its limit. The status is the framework's.
+    Malformed { status: StatusCode, reason: String },
     /// What the API would have refused, with its status and description.
     Refused(Refusal),
+}
+
+impl PageError {
+    pub fn malformed(status: StatusCode, reason: impl Into<String>) -> Self {
+        PageError::Malformed {
+            status,
+            reason: reason.into(),
+        }
+    }
 }
 
 impl From<Refusal> for PageError {
@@ -52,10 +62,10 @@ impl IntoResponse for PageError {
                  Go back, reload the page and try again."
                     .to_owned(),
             ),
-            PageError::BadForm(reason) => (
-                StatusCode::BAD_REQUEST,
-                "Form not understood",
-                format!("The form could not be read ({reason}); nothing was changed."),
+            PageError::Malformed { status, reason } => (
+                status,
+                "Request not understood",
+                format!("This request could not be read ({reason}); nothing was changed."),
             ),
             PageError::Refused(refusal) if refusal.is_internal() => (
                 refusal.status,
@@ -74,4 +84,22 @@ impl IntoResponse for PageError {
         };
         (status, page::bare(title, body)).into_response()
     }
+}
+
+/// A handler that panicked still answers, with the internal-error page, and the request
+/// still gets its log line (the panic message goes to the log, never to the page).
+pub(crate) fn panic_page(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|m| (*m).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = message.as_str(), "dashboard handler panicked");
+    PageError::Refused(Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: Some(1004),
+        message: "Internal Server Error",
+        description: String::new(),
+    })
+    .into_response()
 }

@@ -1,6 +1,7 @@
 //! Bulk onboarding from the dashboard: the same CSV, checks and report as
 //! `roster users import`, all rows created together or none.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -33,8 +34,10 @@ enum Report {
 pub(crate) async fn submit(
     State(state): State<WebState>,
     signed: Signed,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
+    let mut multipart =
+        multipart.map_err(|error| PageError::malformed(error.status(), error.body_text()))?;
     let mut csrf = None;
     let mut file = None;
     let mut dry_run = false;
@@ -42,13 +45,13 @@ pub(crate) async fn submit(
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(error) => return Err(PageError::BadForm(error.body_text())),
+            Err(error) => return Err(PageError::malformed(error.status(), error.body_text())),
         };
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field
             .bytes()
             .await
-            .map_err(|error| PageError::BadForm(error.body_text()))?;
+            .map_err(|error| PageError::malformed(error.status(), error.body_text()))?;
         match name.as_str() {
             "_csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
             "file" => file = Some(bytes),
@@ -96,7 +99,7 @@ pub(crate) async fn submit(
 
 fn render(signed: &Signed, status: StatusCode, report: &Report) -> Response {
     let body = html! {
-        h1 { "Import users" }
+        h1 data-canonical="/import" { "Import users" }
         (report_markup(report))
         p {
             "Upload a CSV file with a header row naming its columns, in any order: "

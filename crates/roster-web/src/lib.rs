@@ -65,6 +65,9 @@ pub fn router(state: WebState) -> Router {
         .route("/live", get(live::stream))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(same_origin_posts))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_page,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             log_and_harden,

@@ -127,6 +127,7 @@ pub(crate) enum Flash {
     DeviceOn,
     DeviceOff,
     KeyRevoked,
+    OwnKeyRevoked,
     SignedOut,
     Imported(usize),
 }
@@ -142,6 +143,10 @@ impl Flash {
             Flash::DeviceOn => "Device turned on".to_owned(),
             Flash::DeviceOff => "Device turned off".to_owned(),
             Flash::KeyRevoked => "Key revoked".to_owned(),
+            Flash::OwnKeyRevoked => {
+                "Key revoked. It was the key this session signed in with, so the session ended too."
+                    .to_owned()
+            }
             Flash::SignedOut => "Signed out".to_owned(),
             Flash::Imported(1) => "Imported 1 user".to_owned(),
             Flash::Imported(count) => format!("Imported {count} users"),
@@ -158,6 +163,7 @@ impl Flash {
             Flash::DeviceOn => "device-on".to_owned(),
             Flash::DeviceOff => "device-off".to_owned(),
             Flash::KeyRevoked => "key-revoked".to_owned(),
+            Flash::OwnKeyRevoked => "own-key-revoked".to_owned(),
             Flash::SignedOut => "signed-out".to_owned(),
             Flash::Imported(count) => format!("imported-{count}"),
         }
@@ -173,6 +179,7 @@ impl Flash {
             "device-on" => Flash::DeviceOn,
             "device-off" => Flash::DeviceOff,
             "key-revoked" => Flash::KeyRevoked,
+            "own-key-revoked" => Flash::OwnKeyRevoked,
             "signed-out" => Flash::SignedOut,
             other => Flash::Imported(other.strip_prefix("imported-")?.parse().ok()?),
         })
@@ -272,6 +279,7 @@ pub(crate) struct Input<'a> {
     pub autocomplete: &'a str,
     pub hint: Option<&'a str>,
     pub required: bool,
+    pub readonly: bool,
 }
 
 impl<'a> Input<'a> {
@@ -284,6 +292,7 @@ impl<'a> Input<'a> {
             autocomplete: "off",
             hint: None,
             required: false,
+            readonly: false,
         }
     }
 
@@ -307,6 +316,11 @@ impl<'a> Input<'a> {
         self
     }
 
+    pub fn readonly(mut self, readonly: bool) -> Self {
+        self.readonly = readonly;
+        self
+    }
+
     pub fn render(&self, problems: &Problems) -> Markup {
         let problem = problems.about(self.name);
         let error_id = format!("{}-error", self.name);
@@ -326,7 +340,7 @@ impl<'a> Input<'a> {
                     p id=(hint_id) class="hint" { (hint) }
                 }
                 input id=(self.name) name=(self.name) type=(self.kind) value=(self.value)
-                    autocomplete=(self.autocomplete) required[self.required]
+                    autocomplete=(self.autocomplete) required[self.required] readonly[self.readonly]
                     aria-invalid=[problem.map(|_| "true")]
                     aria-describedby=[(!described.is_empty()).then_some(described.as_str())];
                 @if let Some(problem) = problem {
@@ -364,6 +378,7 @@ mod tests {
             Flash::DeviceOn,
             Flash::DeviceOff,
             Flash::KeyRevoked,
+            Flash::OwnKeyRevoked,
             Flash::SignedOut,
             Flash::Imported(0),
             Flash::Imported(12_345),

@@ -1,19 +1,19 @@
 //! API settings: what an integration needs to call the Users API for this account, and
 //! the account's keys (a new token is shown once, then only its key's id).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
-use axum::response::IntoResponse;
-use axum::response::{Redirect, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 use roster_domain::ApiKey;
 use roster_service::ServiceError;
 
 use crate::error::PageError;
-use crate::form::WebForm;
+use crate::form::{WebForm, WebPath};
 use crate::page::{self, csrf_input, Flash, Section};
 use crate::session::{request_authority, Signed};
 use crate::signin::CsrfOnly;
+use crate::users::date;
 use crate::WebState;
 
 pub(crate) async fn show(
@@ -52,7 +52,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): State<WebState>,
     signed: Signed,
-    Path(key): Path<String>,
+    WebPath(key): WebPath<String>,
     WebForm(form): WebForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
@@ -66,7 +66,8 @@ pub(crate) async fn revoke_key(
     directory.revoke_key(&key).await?;
     tracing::info!(account.sid = %sid, api_key = %key, "key revoked from the dashboard");
     if signed.session.api_key.to_string() == key {
-        return Ok(Redirect::to("/signin").into_response());
+        directory.close_session(&signed.cookie).await?;
+        return Ok(page::redirect_with("/signin", Flash::OwnKeyRevoked));
     }
     Ok(page::redirect_with("/settings", Flash::KeyRevoked))
 }
@@ -92,14 +93,16 @@ async fn render(
     let host = request_authority(headers, uri).unwrap_or("localhost");
     let base_url = format!("{scheme}://{host}/v2/accounts/{}", account.sid.as_str());
     let body = html! {
-        h1 { "API settings" }
+        // A new token is this post's answer; the address goes back to the page's own, so
+        // a reload reads the page rather than creating another key.
+        h1 data-canonical="/settings" { "API settings" }
         @if let Some(new_key) = &new_key {
             div role="status" class="new-key" {
                 h2 { "New key" }
                 p { "Copy the token now: roster keeps only a hash of it and will never show it again." }
                 dl {
                     dt { "API key" } dd { code id="new-key" { (new_key.key) } }
-                    dt { "API token" } dd { code id="new-token" { (new_token_text(&new_key.token)) } }
+                    dt { "API token" } dd { code id="new-token" { (new_key.token) } }
                 }
             }
         }
@@ -132,10 +135,6 @@ async fn render(
     Ok(page::page(signed, Section::Settings, "API settings", body))
 }
 
-fn new_token_text(token: &str) -> Markup {
-    html! { (token) }
-}
-
 fn keys_table(signed: &Signed, keys: &[ApiKey]) -> Markup {
     html! {
         table id="keys" class="cards" {
@@ -156,10 +155,10 @@ fn keys_table(signed: &Signed, keys: &[ApiKey]) -> Markup {
                             code { (id) }
                             @if signed.session.api_key == key.id { " " span class="badge" { "this session" } }
                         }
-                        td data-label="Created" { (key.date_created.strftime("%Y-%m-%d %H:%M UTC")) }
+                        td data-label="Created" { (date(key.date_created)) }
                         td data-label="Status" {
                             @match key.date_revoked {
-                                Some(at) => span class="badge off" { "revoked " (at.strftime("%Y-%m-%d %H:%M UTC")) },
+                                Some(at) => span class="badge off" { "revoked " (date(at)) },
                                 None => span class="badge on" { "active" },
                             }
                         }

@@ -1,7 +1,7 @@
 //! The users: the list (the dashboard's home), one user with its devices, and the forms
 //! that create, edit and delete users with the create and update APIs' rules.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
@@ -13,7 +13,7 @@ use roster_service::{CreateUser, ServiceError, UpdateUser, UserFilter};
 use serde::Deserialize;
 
 use crate::error::PageError;
-use crate::form::WebForm;
+use crate::form::{WebForm, WebPath, WebQuery};
 use crate::page::{self, csrf_input, Flash, Input, Problems, Section, EN_DASH};
 use crate::session::Signed;
 use crate::signin::CsrfOnly;
@@ -46,7 +46,7 @@ pub(crate) struct ListQuery {
 pub(crate) async fn list(
     State(state): State<WebState>,
     signed: Signed,
-    Query(query): Query<ListQuery>,
+    WebQuery(query): WebQuery<ListQuery>,
 ) -> Result<Response, PageError> {
     let directory = &state.app.directory;
     // Any page number that is not a positive whole number is the first page; one past
@@ -68,7 +68,7 @@ pub(crate) async fn list(
         .await
     {
         Ok(listed) => (Some(listed), Problems::default()),
-        Err(ServiceError::Rule(rule)) => (None, search_problem(&rule)),
+        Err(ServiceError::Rule(rule)) => (None, Problems::general(page::describe(&rule))),
         Err(other) => return Err(other.into()),
     };
     let now = directory.clock().now();
@@ -117,10 +117,6 @@ pub(crate) async fn list(
         status,
         body,
     ))
-}
-
-fn search_problem(rule: &RuleError) -> Problems {
-    Problems::general(page::describe(rule))
 }
 
 /// The account's agents right now, in words.
@@ -340,7 +336,7 @@ fn new_page(signed: &Signed, form: &NewUserForm, problems: &Problems) -> Respons
     };
     let body = html! {
         p class="crumbs" { a href="/" { "Users" } }
-        h1 { "New user" }
+        h1 data-canonical="/users/new" { "New user" }
         (problems.summary())
         form method="post" action="/users/new" class="stack" novalidate {
             (csrf_input(signed.csrf()))
@@ -380,7 +376,7 @@ fn role_select(chosen: &str, problems: &Problems) -> Markup {
 pub(crate) async fn show(
     State(state): State<WebState>,
     signed: Signed,
-    Path(id): Path<String>,
+    WebPath(id): WebPath<String>,
 ) -> Result<Response, PageError> {
     let user = state
         .app
@@ -423,7 +419,7 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
     let (new_contact, new_name) = page_state.add_device.unwrap_or(("", ""));
     let body = html! {
         p class="crumbs" { a href="/" { "Users" } }
-        h1 { (name) }
+        h1 data-canonical={ "/users/" (id) } { (name) }
         div id="user-status" data-live-region {
             p class="meta" {
                 span class="role" { (user.role.as_str()) }
@@ -445,7 +441,14 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
                 input type="hidden" name="was_email" value=(user.email.as_ref().map(|e| e.as_str()).unwrap_or_default());
                 (Input::text("First name", "first_name", &first).required().render(&page_state.details_problems))
                 (Input::text("Last name", "last_name", &last).required().render(&page_state.details_problems))
-                (Input::text("Email", "email", &email).kind("email").render(&page_state.details_problems))
+                @if user.email.is_some() {
+                    (Input::text("Email", "email", &email).kind("email").readonly(true)
+                        .hint("An email is set once and then kept, as the API keeps it.")
+                        .render(&page_state.details_problems))
+                } @else {
+                    (Input::text("Email", "email", &email).kind("email").hint("Optional; once set, it is kept.")
+                        .render(&page_state.details_problems))
+                }
                 button type="submit" class="primary" { "Save changes" }
             }
         }
@@ -475,7 +478,8 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
     )
 }
 
-fn date(at: Timestamp) -> String {
+/// How every page writes a moment: UTC, to the minute.
+pub(crate) fn date(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -499,6 +503,9 @@ pub(crate) struct EditForm {
 
 const EDIT_FIELDS: [Field; 3] = [Field::FirstName, Field::LastName, Field::Email];
 
+const CHANGED_MEANWHILE: &str = "Someone changed this user while you were editing. The form \
+    now shows the current details; check them and save again.";
+
 /// How often a save is tried again when only the user's devices changed under it (a call
 /// starting, say): those changes move the user's version but do not touch this form.
 const SAVE_ATTEMPTS: usize = 3;
@@ -509,7 +516,7 @@ const SAVE_ATTEMPTS: usize = 3;
 pub(crate) async fn update(
     State(state): State<WebState>,
     signed: Signed,
-    Path(id): Path<String>,
+    WebPath(id): WebPath<String>,
     WebForm(form): WebForm<EditForm>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;
@@ -529,15 +536,11 @@ pub(crate) async fn update(
             || current.last_name.as_str() != form.was_last_name
             || stored_email != form.was_email
         {
-            let problems = Problems::general(
-                "Someone changed this user while you were editing. The form now shows the \
-                 current details; check them and save again.",
-            );
             return Ok(refused_details(
                 &signed,
                 &current,
                 None,
-                problems,
+                Problems::general(CHANGED_MEANWHILE),
                 StatusCode::CONFLICT,
             ));
         }
@@ -564,6 +567,19 @@ pub(crate) async fn update(
             Err(error) => break error,
         }
     };
+    if matches!(error, ServiceError::Rule(RuleError::PreconditionFailed)) {
+        // The user kept changing under every attempt: say so, as for a changed detail.
+        let current = directory
+            .get_user(&signed.account, &id, WITH_DEVICES)
+            .await?;
+        return Ok(refused_details(
+            &signed,
+            &current,
+            None,
+            Problems::general(CHANGED_MEANWHILE),
+            StatusCode::CONFLICT,
+        ));
+    }
     let user = directory
         .get_user(&signed.account, &id, WITH_DEVICES)
         .await?;
@@ -599,7 +615,7 @@ fn refused_details(
 pub(crate) async fn confirm_delete(
     State(state): State<WebState>,
     signed: Signed,
-    Path(id): Path<String>,
+    WebPath(id): WebPath<String>,
 ) -> Result<Response, PageError> {
     let user = state
         .app
@@ -607,6 +623,8 @@ pub(crate) async fn confirm_delete(
         .get_user(&signed.account, &id, WITH_DEVICES)
         .await?;
     let name = full_name(&user);
+    let id = user.id.to_hex();
+    let id = id.as_str();
     let devices = user.devices.as_deref().unwrap_or_default().len() as u64;
     let title = format!("Delete {name}?");
     let body = html! {
@@ -625,7 +643,7 @@ pub(crate) async fn confirm_delete(
 pub(crate) async fn delete(
     State(state): State<WebState>,
     signed: Signed,
-    Path(id): Path<String>,
+    WebPath(id): WebPath<String>,
     WebForm(form): WebForm<CsrfOnly>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&form.csrf)?;

@@ -585,6 +585,12 @@ async fn revoking_the_key_ends_its_sessions_and_keys_are_managed_from_settings()
         .post(&format!("/settings/keys/{own}/revoke"), &[])
         .await;
     assert_eq!(page.location(), "/signin");
+    let told = browser.get("/signin").await;
+    assert!(
+        told.body.contains("the key this session signed in with"),
+        "{}",
+        told.body
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(browser.get("/").await.location(), "/signin");
 }
@@ -750,4 +756,36 @@ async fn a_save_never_undoes_someone_elses_edit_but_a_call_in_between_does_not_b
     assert!(page.body.contains("value=\"Menon\""));
     let stored = app.get(&app.acme, &path).await;
     assert_eq!(stored.body["response"]["data"]["last_name"], "Menon");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_page_with_the_frameworks_status() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    for (path, status) in [
+        ("/users/%FF", StatusCode::BAD_REQUEST),
+        ("/?q=a&q=b", StatusCode::BAD_REQUEST),
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, status, "{path}");
+        assert!(
+            page.body.contains("Request not understood"),
+            "{path}: {}",
+            page.body
+        );
+        assert!(page.body.starts_with("<!DOCTYPE html>"), "{path}");
+    }
+    let request = browser
+        .client
+        .post(format!("{}/import", browser.base))
+        .header("content-type", "application/json")
+        .body("{}");
+    let page = browser.send(request).await;
+    assert!(page.status.is_client_error(), "{}", page.status);
+    assert!(
+        page.body.contains("Request not understood"),
+        "{}",
+        page.body
+    );
 }
