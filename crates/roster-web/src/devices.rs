@@ -237,11 +237,7 @@ async fn refused(
         return Err(ServiceError::Rule(rule).into());
     }
     let status = Refusal::from(ServiceError::Rule(rule.clone())).status;
-    let found = state
-        .app
-        .directory
-        .get_user(&signed.account, user, users::WITH_DEVICES)
-        .await?;
+    let found = users::find_user(state, signed, user).await?;
     let mut page_state = UserPageState {
         status: Some(if status.is_client_error() {
             status

@@ -372,17 +372,26 @@ fn role_select(chosen: &str, problems: &Problems) -> Markup {
     }
 }
 
+/// The user a page is about, with its devices and last login, as its page shows it.
+pub(crate) async fn find_user(
+    state: &WebState,
+    signed: &Signed,
+    id: &str,
+) -> Result<User, PageError> {
+    Ok(state
+        .app
+        .directory
+        .get_user(&signed.account, id, WITH_DEVICES)
+        .await?)
+}
+
 /// One user: details to edit, devices to switch, and a way to delete it.
 pub(crate) async fn show(
     State(state): State<WebState>,
     signed: Signed,
     WebPath(id): WebPath<String>,
 ) -> Result<Response, PageError> {
-    let user = state
-        .app
-        .directory
-        .get_user(&signed.account, &id, WITH_DEVICES)
-        .await?;
+    let user = find_user(&state, &signed, &id).await?;
     Ok(user_page(&signed, &user, UserPageState::default()))
 }
 
@@ -524,9 +533,7 @@ pub(crate) async fn update(
     let mut attempt = 0;
     let error = loop {
         attempt += 1;
-        let current = directory
-            .get_user(&signed.account, &id, WITH_DEVICES)
-            .await?;
+        let current = find_user(&state, &signed, &id).await?;
         let stored_email = current
             .email
             .as_ref()
@@ -569,9 +576,7 @@ pub(crate) async fn update(
     };
     if matches!(error, ServiceError::Rule(RuleError::PreconditionFailed)) {
         // The user kept changing under every attempt: say so, as for a changed detail.
-        let current = directory
-            .get_user(&signed.account, &id, WITH_DEVICES)
-            .await?;
+        let current = find_user(&state, &signed, &id).await?;
         return Ok(refused_details(
             &signed,
             &current,
@@ -580,9 +585,7 @@ pub(crate) async fn update(
             StatusCode::CONFLICT,
         ));
     }
-    let user = directory
-        .get_user(&signed.account, &id, WITH_DEVICES)
-        .await?;
+    let user = find_user(&state, &signed, &id).await?;
     let problems = Problems::of(error, &EDIT_FIELDS)?;
     Ok(refused_details(
         &signed,
@@ -617,11 +620,7 @@ pub(crate) async fn confirm_delete(
     signed: Signed,
     WebPath(id): WebPath<String>,
 ) -> Result<Response, PageError> {
-    let user = state
-        .app
-        .directory
-        .get_user(&signed.account, &id, WITH_DEVICES)
-        .await?;
+    let user = find_user(&state, &signed, &id).await?;
     let name = full_name(&user);
     let id = user.id.to_hex();
     let id = id.as_str();
