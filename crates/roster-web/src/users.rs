@@ -27,7 +27,7 @@ const LAST_PAGE: u64 = u32::MAX as u64;
 /// How far back the presence chart looks.
 pub(crate) const CHART_HOURS: i64 = 6;
 
-pub(crate) const WITH_DEVICES: UserFields = UserFields {
+const WITH_DEVICES: UserFields = UserFields {
     devices: true,
     active_call: false,
     last_login: true,
