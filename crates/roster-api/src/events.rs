@@ -108,7 +108,10 @@ pub(crate) async fn open_stream(
     recheck: StillAdmitted,
 ) -> Result<Response, ApiError> {
     let bounds = state.directory.event_bounds(&account).await?;
-    let mut pending = VecDeque::new();
+    // A comment at once: Firefox's EventSource reports the stream open only when the
+    // first bytes of the body arrive, not the headers, so without it an idle stream would
+    // look unopened until the first keep-alive.
+    let mut pending = VecDeque::from([SseEvent::default().comment("open")]);
     let after = match resume {
         None => bounds.newest,
         Some(last) => {

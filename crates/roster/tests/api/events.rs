@@ -185,6 +185,29 @@ async fn a_stream_sees_each_change_in_order_within_a_second_as_get_shows_the_rec
 }
 
 #[tokio::test]
+async fn an_idle_stream_sends_its_first_bytes_at_once() {
+    // Firefox's EventSource fires `open` on the first bytes of the body, not on the
+    // headers: a stream silent until its first keep-alive would look unopened for 15 s.
+    let app = TestApp::spawn().await;
+    let mut stream = EventStream::open(&app, &app.acme, None).await;
+    let chunk = timeout(WITHIN, stream.response.chunk())
+        .await
+        .expect("no bytes within a second of opening")
+        .unwrap()
+        .expect("the stream ended");
+    let text = std::str::from_utf8(&chunk).unwrap();
+    assert!(
+        text.starts_with(':'),
+        "the first bytes are no comment: {text:?}"
+    );
+    // And a comment is no event: the first change is still the first message.
+    stream.buffer.push_str(text);
+    app.create_user(&app.acme, TestApp::new_user(1)).await;
+    let messages = stream.take(1, WITHIN * 2).await;
+    assert_eq!(kinds(&messages), ["user.created"]);
+}
+
+#[tokio::test]
 async fn a_client_reconnecting_with_last_event_id_misses_nothing_and_gets_nothing_twice() {
     let app = TestApp::spawn().await;
     let mut first = EventStream::open(&app, &app.acme, None).await;
