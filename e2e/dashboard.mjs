@@ -59,7 +59,7 @@ export async function fillNewUser(page, { first, last, email, role, number, devi
     if (last !== undefined) await field('Last name').fill(last);
     if (email !== undefined) await field('Email').fill(email);
     if (role !== undefined) await field('Role').selectOption(role);
-    if (number !== undefined) await field('Phone number or SIP URI').fill(number);
+    if (number !== undefined) await field('Phone number').fill(number);
     if (deviceName !== undefined) await field('Device name').fill(deviceName);
     await page.getByRole('button', { name: 'Create user', exact: true }).click();
 }

@@ -40,7 +40,7 @@ test('"New user" creates a user with a device', async () => {
         await driver.goto(roster.url('/users/new'));
         await driver.fill(await driver.byLabel('First name'), 'Farah');
         await driver.fill(await driver.byLabel('Last name'), 'Khan');
-        await driver.fill(await driver.byLabel('Phone number or SIP URI'), '+91 98450 71234');
+        await driver.fill(await driver.byLabel('Phone number'), '+91 98450 71234');
         await driver.screenshot('page-new-user');
         await driver.click(await driver.byRole('button', 'Create user'));
 
@@ -71,7 +71,7 @@ test('a rule violation is shown at its field, and nothing is created', async () 
         await driver.fill(await driver.byLabel('First name'), 'Gita');
         await driver.fill(await driver.byLabel('Last name'), 'Menon');
         await driver.fill(await driver.byLabel('Email'), 'not-an-email');
-        await driver.fill(await driver.byLabel('Phone number or SIP URI'), '+919845071235');
+        await driver.fill(await driver.byLabel('Phone number'), '+919845071235');
         await driver.click(await driver.byRole('button', 'Create user'));
 
         const error = await driver.find('#email-error');

@@ -114,7 +114,7 @@ test('an invalid number is shown at its field and nothing is created', async () 
         const error = page.locator('#device_contact_uri-error');
         await error.waitFor({ state: 'visible' });
         assert.ok((await error.innerText()).trim().length > 0, 'the field error is empty');
-        const number = page.getByLabel('Phone number or SIP URI', { exact: true });
+        const number = page.getByLabel('Phone number', { exact: true });
         assert.equal(await number.getAttribute('aria-invalid'), 'true');
         assert.match(await number.getAttribute('aria-describedby') ?? '', /(^|\s)device_contact_uri-error(\s|$)/);
         assert.equal(await page.locator('#email-error').count(), 0, 'a blank email is not an error');

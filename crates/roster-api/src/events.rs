@@ -96,7 +96,7 @@ pub(crate) async fn stream_events(
 }
 
 /// Asks whether an open stream would still be let in now; answered from the directory's
-/// short-lived caches, every [`RECHECK`].
+/// short-lived caches, once a second.
 pub type StillAdmitted = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
 /// The account's event stream from after `resume` (or from the next change), for as long

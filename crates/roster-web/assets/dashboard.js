@@ -13,6 +13,17 @@
       window.history.replaceState(null, "", own);
     }
   }
+  // Focus goes where the person's attention should: the first field the server refused,
+  // else a problem it reported, else the place a form sent them back to (#fragment).
+  var landing = document.querySelector("main [aria-invalid='true']") ||
+    document.querySelector("main [role='alert']") ||
+    (window.location.hash && document.getElementById(window.location.hash.slice(1)));
+  if (landing) {
+    if (!landing.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      landing.setAttribute("tabindex", "-1");
+    }
+    landing.focus();
+  }
   var status = document.getElementById("live-status");
   var regions = document.querySelectorAll("[data-live-region]");
   if (!window.EventSource || !window.fetch || regions.length === 0) {

@@ -15,7 +15,12 @@ const AXIS: f64 = 2.0;
 
 /// The chart for the samples since `now` minus [`CHART_HOURS`], and `current` as the
 /// last bar.
-pub(crate) fn figure(history: &[PresenceSample], current: Presence, now: Timestamp) -> Markup {
+pub(crate) fn figure(
+    history: &[PresenceSample],
+    current: Presence,
+    now: Timestamp,
+    zone: &str,
+) -> Markup {
     let mut samples: Vec<PresenceSample> = history.to_vec();
     samples.push(PresenceSample {
         taken_at: now,
@@ -76,10 +81,10 @@ pub(crate) fn figure(history: &[PresenceSample], current: Presence, now: Timesta
             details {
                 summary { "The figures" }
                 table {
-                    caption class="visually-hidden" { "Agents available, busy and off by time (UTC)" }
+                    caption class="visually-hidden" { "Agents available, busy and off by time (" (zone) ")" }
                     thead {
                         tr {
-                            th scope="col" { "Time (UTC)" }
+                            th scope="col" { "Time" }
                             th scope="col" { "Available" }
                             th scope="col" { "Busy" }
                             th scope="col" { "Off" }
@@ -88,7 +93,7 @@ pub(crate) fn figure(history: &[PresenceSample], current: Presence, now: Timesta
                     tbody {
                         @for sample in samples.iter().rev() {
                             tr {
-                                th scope="row" { (sample.taken_at.strftime("%H:%M")) }
+                                th scope="row" { (clock(sample.taken_at, zone)) }
                                 td { (sample.presence.available) }
                                 td { (sample.presence.busy) }
                                 td { (sample.presence.off) }
@@ -98,6 +103,14 @@ pub(crate) fn figure(history: &[PresenceSample], current: Presence, now: Timesta
                 }
             }
         }
+    }
+}
+
+/// The time of day in the account's zone.
+fn clock(at: Timestamp, zone: &str) -> String {
+    match at.in_tz(zone) {
+        Ok(zoned) => zoned.strftime("%H:%M").to_string(),
+        Err(_) => at.strftime("%H:%M UTC").to_string(),
     }
 }
 
@@ -145,7 +158,7 @@ mod tests {
             busy: 2,
             off: 4,
         };
-        let svg = figure(&history, current, now).into_string();
+        let svg = figure(&history, current, now, "Asia/Kolkata").into_string();
         assert_eq!(svg.matches("<tr>").count(), 1 + 3, "{svg}");
         assert!(svg.contains("Now: 2 available, 2 busy, 4 off."));
         for value in svg.split(" x=\"").skip(1) {
@@ -168,7 +181,7 @@ mod tests {
 
     #[test]
     fn an_empty_account_draws_no_bar_height() {
-        let svg = figure(&[], Presence::default(), at(1_800_000_000)).into_string();
+        let svg = figure(&[], Presence::default(), at(1_800_000_000), "UTC").into_string();
         assert!(svg.contains("height=\"0.0\""));
         assert!(!svg.contains("NaN"));
     }

@@ -62,7 +62,11 @@ fn row(signed: &Signed, user: &str, device: &Device) -> Markup {
     };
     html! {
         tr data-device-id=(device.id.get()) {
-            th scope="row" data-label="Number" { span class="number" { (number) } " " span class="kind" { (device.kind().as_str()) } }
+            th scope="row" data-label="Number" {
+                span class="number" { (number) }
+                // The id is what `roster calls start` and the API's device paths take.
+                " " span class="kind" { (device.kind().as_str()) " · id " (device.id.get()) }
+            }
             td data-label="Name" { (device.name.as_str()) }
             td data-label="State" {
                 (on_off_badge(device)) " " (busy_badge(device)) " " (users::verified_badge(device.verified))
@@ -142,7 +146,11 @@ pub(crate) async fn toggle(
             } else {
                 Flash::DeviceOff
             };
-            Ok(page::redirect_with(&format!("/users/{user}"), flash))
+            // Back on the same button, so a keyboard user keeps their place.
+            Ok(page::redirect_with(
+                &format!("/users/{user}#toggle-{device}"),
+                flash,
+            ))
         }
         Err(error) => refused(&state, &signed, &user, error, Section::Devices).await,
     }
@@ -176,7 +184,7 @@ pub(crate) async fn add(
         .await
     {
         Ok(_) => Ok(page::redirect_with(
-            &format!("/users/{user}"),
+            &format!("/users/{user}#devices-heading"),
             Flash::DeviceAdded,
         )),
         Err(error) => {
@@ -206,7 +214,7 @@ pub(crate) async fn remove(
         .await
     {
         Ok(()) => Ok(page::redirect_with(
-            &format!("/users/{user}"),
+            &format!("/users/{user}#devices-heading"),
             Flash::DeviceRemoved,
         )),
         Err(error) => refused(&state, &signed, &user, error, Section::Devices).await,

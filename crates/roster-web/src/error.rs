@@ -10,8 +10,10 @@ use crate::page;
 
 #[derive(Debug)]
 pub(crate) enum PageError {
-    /// No session, or one that no longer holds: sign in (again).
+    /// No session: sign in.
     SignIn,
+    /// A session cookie whose session no longer holds: sign in again, told why.
+    SessionEnded,
     /// A form without this session's CSRF token, or posted from another site.
     Forbidden,
     /// A request no page of ours sends: a body that is no form, a path segment or query
@@ -45,6 +47,9 @@ impl From<roster_service::ServiceError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, text) = match self {
+            PageError::SessionEnded => {
+                return crate::page::redirect_with("/signin", crate::page::Flash::SessionEnded)
+            }
             PageError::SignIn => {
                 // The session cookie is left alone: it may belong to a newer sign-in in
                 // another tab, and a stale one is refused anyway.
@@ -102,4 +107,12 @@ pub(crate) fn panic_page(panic: Box<dyn std::any::Any + Send + 'static>) -> Resp
         description: String::new(),
     })
     .into_response()
+}
+
+/// A method a dashboard path does not take: a page, with the `Allow` header the router set.
+pub(crate) async fn method_not_allowed() -> PageError {
+    PageError::malformed(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this page does not take this method",
+    )
 }

@@ -61,7 +61,7 @@ pub(crate) async fn submit(
     }
     // Checked before the file is looked at: a forged upload costs a parse, never a write.
     signed.check_csrf(csrf.as_deref().unwrap_or_default())?;
-    let Some(file) = file.filter(|f| !f.is_empty()) else {
+    let Some(file) = file else {
         let report = Report::Unreadable("Choose a CSV file to import.".to_owned());
         return Ok(render(&signed, StatusCode::UNPROCESSABLE_ENTITY, &report));
     };

@@ -34,6 +34,8 @@ pub struct WebState {
     pub secure_cookies: bool,
 }
 
+/// Largest form body a page takes, as the API takes JSON bodies of at most 64 KiB.
+const FORM_BODY_LIMIT: usize = 64 * 1024;
 /// Largest CSV file the import page takes; the CLI has no such limit.
 const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
@@ -64,6 +66,9 @@ pub fn router(state: WebState) -> Router {
         )
         .route("/live", get(live::stream))
         .route("/assets/{file}", get(assets::serve))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        // Forms are small; only the import takes a file (its own limit above).
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(middleware::from_fn(same_origin_posts))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             error::panic_page,

@@ -101,6 +101,7 @@ fn frame(title: &str, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · roster" }
                 link rel="stylesheet" href=(crate::assets::CSS_PATH);
+                link rel="icon" href=(crate::assets::ICON_PATH) type="image/svg+xml";
                 script src=(crate::assets::JS_PATH) defer {}
             }
             body {
@@ -128,6 +129,7 @@ pub(crate) enum Flash {
     DeviceOff,
     KeyRevoked,
     OwnKeyRevoked,
+    SessionEnded,
     SignedOut,
     Imported(usize),
 }
@@ -147,6 +149,9 @@ impl Flash {
                 "Key revoked. It was the key this session signed in with, so the session ended too."
                     .to_owned()
             }
+            Flash::SessionEnded => "Your session has ended: it was signed out elsewhere, it \
+                expired, or the key it signed in with was revoked. Sign in again."
+                .to_owned(),
             Flash::SignedOut => "Signed out".to_owned(),
             Flash::Imported(1) => "Imported 1 user".to_owned(),
             Flash::Imported(count) => format!("Imported {count} users"),
@@ -164,6 +169,7 @@ impl Flash {
             Flash::DeviceOff => "device-off".to_owned(),
             Flash::KeyRevoked => "key-revoked".to_owned(),
             Flash::OwnKeyRevoked => "own-key-revoked".to_owned(),
+            Flash::SessionEnded => "session-ended".to_owned(),
             Flash::SignedOut => "signed-out".to_owned(),
             Flash::Imported(count) => format!("imported-{count}"),
         }
@@ -180,6 +186,7 @@ impl Flash {
             "device-off" => Flash::DeviceOff,
             "key-revoked" => Flash::KeyRevoked,
             "own-key-revoked" => Flash::OwnKeyRevoked,
+            "session-ended" => Flash::SessionEnded,
             "signed-out" => Flash::SignedOut,
             other => Flash::Imported(other.strip_prefix("imported-")?.parse().ok()?),
         })
@@ -202,6 +209,8 @@ pub(crate) fn redirect_with(to: &str, flash: Flash) -> Response {
 pub(crate) struct Problems {
     fields: Vec<(&'static str, String)>,
     general: Vec<String>,
+    /// The status the API answers the first broken rule with.
+    status: Option<StatusCode>,
 }
 
 impl Problems {
@@ -218,6 +227,9 @@ impl Problems {
     }
 
     pub fn add(&mut self, rule: &RuleError, fields: &[Field]) {
+        self.status.get_or_insert_with(|| {
+            roster_api::dashboard::Refusal::from(ServiceError::Rule(rule.clone())).status
+        });
         let text = describe(rule);
         match rule.field().filter(|field| fields.contains(field)) {
             Some(field) => self.fields.push((field.wire_name(), text)),
@@ -234,7 +246,14 @@ impl Problems {
         Problems {
             fields: Vec::new(),
             general: vec![text.into()],
+            status: None,
         }
+    }
+
+    /// The status the API would have answered the same request with (400 when the
+    /// problem is no rule of the API's).
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or(StatusCode::BAD_REQUEST)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -379,6 +398,7 @@ mod tests {
             Flash::DeviceOff,
             Flash::KeyRevoked,
             Flash::OwnKeyRevoked,
+            Flash::SessionEnded,
             Flash::SignedOut,
             Flash::Imported(0),
             Flash::Imported(12_345),

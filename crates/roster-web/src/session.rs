@@ -64,7 +64,9 @@ impl FromRequestParts<WebState> for Signed {
             .session(&cookie)
             .await
             .map_err(|error| PageError::Refused(error.into()))?
-            .ok_or(PageError::SignIn)?;
+            // The browser holds a session that no longer holds: signed out elsewhere,
+            // expired, or its key revoked. The sign-in page says so.
+            .ok_or(PageError::SessionEnded)?;
         let account = match dashboard::admit_account(&state.app, &session.account).await {
             Ok(account) => account,
             Err(refusal) if refusal.is_internal() => return Err(PageError::Refused(refusal)),
@@ -91,7 +93,7 @@ impl OptionalFromRequestParts<WebState> for Signed {
     ) -> Result<Option<Self>, Self::Rejection> {
         match <Signed as FromRequestParts<WebState>>::from_request_parts(parts, state).await {
             Ok(signed) => Ok(Some(signed)),
-            Err(PageError::SignIn) => Ok(None),
+            Err(PageError::SignIn | PageError::SessionEnded) => Ok(None),
             Err(other) => Err(other),
         }
     }

@@ -136,6 +136,7 @@ async fn render(
 }
 
 fn keys_table(signed: &Signed, keys: &[ApiKey]) -> Markup {
+    let zone = signed.account.timezone.as_str();
     html! {
         table id="keys" class="cards" {
             caption class="visually-hidden" { "The account's API keys" }
@@ -155,10 +156,10 @@ fn keys_table(signed: &Signed, keys: &[ApiKey]) -> Markup {
                             code { (id) }
                             @if signed.session.api_key == key.id { " " span class="badge" { "this session" } }
                         }
-                        td data-label="Created" { (date(key.date_created)) }
+                        td data-label="Created" { (date(key.date_created, zone)) }
                         td data-label="Status" {
                             @match key.date_revoked {
-                                Some(at) => span class="badge off" { "revoked " (date(at)) },
+                                Some(at) => span class="badge off" { "revoked " (date(at, zone)) },
                                 None => span class="badge on" { "active" },
                             }
                         }
@@ -168,6 +169,8 @@ fn keys_table(signed: &Signed, keys: &[ApiKey]) -> Markup {
                                     (csrf_input(signed.csrf()))
                                     button type="submit" class="danger" aria-label={ "Revoke " (id) } { "Revoke" }
                                 }
+                            } @else {
+                                span class="muted" { "none" }
                             }
                         }
                     }

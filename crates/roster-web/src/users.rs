@@ -104,11 +104,11 @@ pub(crate) async fn list(
         }
         div id="users-region" data-live-region {
             @if let Some(listed) = &listed {
-                (users_table(&listed.users, search))
+                (users_table(&listed.users, search, listed.total))
                 (pager(search, page, listed.users.len(), listed.total))
             }
         }
-        (chart::figure(&history, presence, now))
+        (chart::figure(&history, presence, now, signed.account.timezone.as_str()))
     };
     Ok(page::page_with_status(
         &signed,
@@ -130,11 +130,12 @@ fn summary(presence: Presence) -> Markup {
     }
 }
 
-fn users_table(users: &[User], search: &str) -> Markup {
+fn users_table(users: &[User], search: &str, total: u64) -> Markup {
     html! {
         @if users.is_empty() {
             p class="empty" {
-                @if search.is_empty() { "No users yet. " a href="/users/new" { "Create the first one" } " or " a href="/import" { "import a CSV file" } "." }
+                @if total > 0 { "This page is past the last one." }
+                @else if search.is_empty() { "No users yet. " a href="/users/new" { "Create the first one" } " or " a href="/import" { "import a CSV file" } "." }
                 @else { "No user matches \u{201c}" (search) "\u{201d}." }
             }
         } @else {
@@ -227,6 +228,7 @@ fn presence_badge(user: &User) -> Markup {
 fn pager(search: &str, page: u64, shown: usize, total: u64) -> Markup {
     let first = (page - 1) * u64::from(PAGE_SIZE) + 1;
     let last = first + shown as u64 - 1;
+    let last_page = total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let link = |to: u64| {
         let mut href = format!("/?page={to}");
         if !search.is_empty() {
@@ -243,10 +245,12 @@ fn pager(search: &str, page: u64, shown: usize, total: u64) -> Markup {
             @if shown > 0 {
                 p { "Showing " (first) (EN_DASH) (last) " of " (total) }
             } @else if total > 0 {
-                p { "No users on this page; " (page::count(total, "user", "users")) " in all." }
+                p { (page::count(total, "user", "users")) " in all." }
             }
             ul {
-                @if page > 1 {
+                @if shown == 0 && total > 0 {
+                    li { a href=(link(last_page)) { "Last page" } }
+                } @else if page > 1 {
                     li { a href=(link(page - 1)) rel="prev" { "Previous page" } }
                 }
                 @if last < total {
@@ -312,7 +316,7 @@ pub(crate) async fn create(
         Err(error) => {
             let problems = Problems::of(error, &CREATE_FIELDS)?;
             let mut response = new_page(&signed, &form, &problems);
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            *response.status_mut() = problems.status();
             Ok(response)
         }
     }
@@ -329,10 +333,12 @@ const CREATE_FIELDS: [Field; 6] = [
 
 fn new_page(signed: &Signed, form: &NewUserForm, problems: &Problems) -> Response {
     let voip = signed.account.voip_enabled;
+    // A new user's phone is a number: softphones come from the account's VOIP setting,
+    // or are added on the user's page.
     let contact_hint = if voip {
-        "E.164, such as +919812345678, or a SIP URI. Optional: this account has VOIP, so the user also gets a softphone."
+        "E.164, such as +919812345678. Optional: this account has VOIP, so the user also gets a softphone."
     } else {
-        "E.164, such as +919812345678, or a SIP URI."
+        "E.164, such as +919812345678."
     };
     let body = html! {
         p class="crumbs" { a href="/" { "Users" } }
@@ -344,7 +350,7 @@ fn new_page(signed: &Signed, form: &NewUserForm, problems: &Problems) -> Respons
             (Input::text("Last name", "last_name", &form.last_name).required().render(problems))
             (Input::text("Email", "email", &form.email).kind("email").hint("Optional").render(problems))
             (role_select(&form.role, problems))
-            (Input::text("Phone number or SIP URI", "device_contact_uri", &form.device_contact_uri)
+            (Input::text("Phone number", "device_contact_uri", &form.device_contact_uri)
                 .kind("text").hint(contact_hint).render(problems))
             (Input::text("Device name", "device_name", &form.device_name).hint("Optional").render(problems))
             button type="submit" class="primary" { "Create user" }
@@ -407,6 +413,7 @@ pub(crate) struct UserPageState<'a> {
 }
 
 pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<'_>) -> Response {
+    let zone = signed.account.timezone.as_str();
     let id = user.id.to_hex();
     let id = id.as_str();
     let name = full_name(user);
@@ -434,8 +441,8 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
                 span class="role" { (user.role.as_str()) }
                 " " (presence_badge(user))
                 @if user.email.is_some() { " email " (verified_badge(user.email_verified)) }
-                " · created " (date(user.date_created))
-                " · last login " @match user.last_login { Some(at) => (date(at)), None => "never" }
+                " · created " (date(user.date_created, zone))
+                " · last login " @match user.last_login { Some(at) => (date(at, zone)), None => "never" }
             }
         }
         section aria-labelledby="details-heading" {
@@ -487,9 +494,14 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
     )
 }
 
-/// How every page writes a moment: UTC, to the minute.
-pub(crate) fn date(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+/// How every page writes a moment: in the account's time zone (as the API writes its
+/// dates), to the minute, with the zone's abbreviation.
+pub(crate) fn date(at: Timestamp, zone: &str) -> String {
+    match at.in_tz(zone) {
+        Ok(zoned) => zoned.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        // The account's zone was checked when it was set; UTC is the safe fallback.
+        Err(_) => at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -512,8 +524,18 @@ pub(crate) struct EditForm {
 
 const EDIT_FIELDS: [Field; 3] = [Field::FirstName, Field::LastName, Field::Email];
 
-const CHANGED_MEANWHILE: &str = "Someone changed this user while you were editing. The form \
-    now shows the current details; check them and save again.";
+/// The details form again after someone else changed the user: what is stored now is
+/// said above the form, which keeps what this person typed (and now carries the stored
+/// details as its starting point, so saving again applies it knowingly).
+fn changed_meanwhile(signed: &Signed, current: &User, form: &EditForm) -> Response {
+    let email = current.email.as_ref().map_or("none", |e| e.as_str());
+    let problems = Problems::general(format!(
+        "Someone changed this user while you were editing. Now stored: {}, email {email}. \
+         The form keeps what you typed; save again to apply it.",
+        full_name(current)
+    ));
+    refused_details(signed, current, Some(form), problems, StatusCode::CONFLICT)
+}
 
 /// How often a save is tried again when only the user's devices changed under it (a call
 /// starting, say): those changes move the user's version but do not touch this form.
@@ -543,13 +565,7 @@ pub(crate) async fn update(
             || current.last_name.as_str() != form.was_last_name
             || stored_email != form.was_email
         {
-            return Ok(refused_details(
-                &signed,
-                &current,
-                None,
-                Problems::general(CHANGED_MEANWHILE),
-                StatusCode::CONFLICT,
-            ));
+            return Ok(changed_meanwhile(&signed, &current, &form));
         }
         // A field left empty is sent empty, so the API's own rule answers for it.
         let input = UpdateUser {
@@ -566,7 +582,7 @@ pub(crate) async fn update(
         {
             Ok(user) => {
                 return Ok(page::redirect_with(
-                    &format!("/users/{}", user.id.to_hex().as_str()),
+                    &format!("/users/{}#details-heading", user.id.to_hex().as_str()),
                     Flash::UserSaved,
                 ))
             }
@@ -577,22 +593,17 @@ pub(crate) async fn update(
     if matches!(error, ServiceError::Rule(RuleError::PreconditionFailed)) {
         // The user kept changing under every attempt: say so, as for a changed detail.
         let current = find_user(&state, &signed, &id).await?;
-        return Ok(refused_details(
-            &signed,
-            &current,
-            None,
-            Problems::general(CHANGED_MEANWHILE),
-            StatusCode::CONFLICT,
-        ));
+        return Ok(changed_meanwhile(&signed, &current, &form));
     }
     let user = find_user(&state, &signed, &id).await?;
     let problems = Problems::of(error, &EDIT_FIELDS)?;
+    let status = problems.status();
     Ok(refused_details(
         &signed,
         &user,
         Some(&form),
         problems,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        status,
     ))
 }
 

@@ -293,7 +293,7 @@ async fn a_broken_rule_is_shown_at_its_field_and_nothing_is_created() {
             ],
         )
         .await;
-    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
     let at = page
         .body
         .find("id=\"email-error\"")
@@ -348,6 +348,8 @@ async fn a_broken_rule_is_shown_at_its_field_and_nothing_is_created() {
         .find("id=\"device_contact_uri-error\"")
         .expect("at the number");
     assert!(page.body[at..].contains("already used"), "{}", page.body);
+    // The status the API answers the same create with.
+    assert_eq!(page.status, StatusCode::CONFLICT);
 }
 
 #[tokio::test]
@@ -502,8 +504,16 @@ async fn the_list_searches_and_pages() {
     for far in ["18446744073709551615", "922337203685477582", "4294967296"] {
         let past = browser.get(&format!("/?page={far}&q=rao")).await;
         assert_eq!(past.status, 200, "page {far}: {}", past.body);
-        assert!(past.body.contains("No users on this page"), "{}", past.body);
-        assert!(past.body.contains("rel=\"prev\""), "{}", past.body);
+        assert!(
+            past.body.contains("This page is past the last one"),
+            "{}",
+            past.body
+        );
+        assert!(
+            past.body.contains("href=\"/?page=2&amp;q=rao\">Last page"),
+            "{}",
+            past.body
+        );
     }
 
     // A search holding a control character (PostgreSQL refuses a NUL outright) is named
@@ -788,4 +798,59 @@ async fn malformed_requests_get_a_page_with_the_frameworks_status() {
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn a_page_past_the_last_links_back_and_an_ended_session_is_told() {
+    let app = TestApp::spawn().await;
+    for n in 0..3 {
+        app.create_user(&app.acme, TestApp::new_user(n)).await;
+    }
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    let page = browser.get("/?page=9").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("No users yet"), "{}", page.body);
+    assert!(
+        page.body.contains("href=\"/?page=1\">Last page"),
+        "{}",
+        page.body
+    );
+
+    // Signed out from another browser: this one is sent to sign in, and told why.
+    let mut other = Browser::new(&app);
+    other.cookies = browser.cookies.clone();
+    other.csrf = browser.csrf.clone();
+    assert_eq!(
+        other.post("/signout", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = browser.get("/").await;
+    assert_eq!(page.location(), "/signin");
+    let told = browser.get("/signin").await;
+    assert!(
+        told.body.contains("Your session has ended"),
+        "{}",
+        told.body
+    );
+
+    // Methods a page does not take get a page, with the methods it does.
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    let request = browser.client.delete(format!("{}/", browser.base));
+    let page = browser.send(request).await;
+    assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        page.body.contains("Request not understood"),
+        "{}",
+        page.body
+    );
+    assert!(page.headers["allow"].to_str().unwrap().contains("GET"));
+    // A form body over 64 KiB is refused whole.
+    let long = "x".repeat(100 * 1024);
+    let page = browser
+        .post("/users/new", &[("first_name", &long), ("last_name", "Rao")])
+        .await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!page.body.contains(&long[..1000]));
 }
