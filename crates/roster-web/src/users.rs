@@ -417,19 +417,20 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
     let id = user.id.to_hex();
     let id = id.as_str();
     let name = full_name(user);
+    let stored_email = user.email.as_ref().map(|e| e.as_str().to_owned());
     let (first, last, email) = match page_state.details {
+        // A stored email is shown read-only and sent back as it is, so it must be the
+        // stored one: an address typed before someone else set another could neither be
+        // saved nor corrected.
         Some(form) => (
             form.first_name.clone(),
             form.last_name.clone(),
-            form.email.clone(),
+            stored_email.unwrap_or_else(|| form.email.clone()),
         ),
         None => (
             user.first_name.as_str().to_owned(),
             user.last_name.as_str().to_owned(),
-            user.email
-                .as_ref()
-                .map(|e| e.as_str().to_owned())
-                .unwrap_or_default(),
+            stored_email.unwrap_or_default(),
         ),
     };
     let (new_contact, new_name) = page_state.add_device.unwrap_or(("", ""));

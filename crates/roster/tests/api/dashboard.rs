@@ -769,6 +769,65 @@ async fn a_save_never_undoes_someone_elses_edit_but_a_call_in_between_does_not_b
 }
 
 #[tokio::test]
+async fn an_email_set_by_someone_else_meanwhile_is_shown_read_only_as_stored_and_saving_again_works(
+) {
+    let app = TestApp::spawn().await;
+    let mut body = TestApp::new_user(1);
+    body.as_object_mut().unwrap().remove("email");
+    let id = user_id(&app.create_user(&app.acme, body).await);
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    browser.get(&format!("/users/{id}")).await;
+
+    // Someone else sets an email while this person types a name and another email.
+    let path = format!("/v2/accounts/acme/users/{id}");
+    app.put(&app.acme, &path, &json!({ "email": "stored@example.com" }))
+        .await;
+    let page = browser
+        .post(
+            &format!("/users/{id}"),
+            &[
+                ("was_first_name", "Asha"),
+                ("was_last_name", "Rao"),
+                ("was_email", ""),
+                ("first_name", "Ashaa"),
+                ("last_name", "Rao"),
+                ("email", "typed@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    // The email is read-only now, so it must show what is stored: a typed address there
+    // could be neither saved nor corrected.
+    assert!(
+        page.body.contains("value=\"stored@example.com\" autocomplete=\"off\" readonly"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("typed@example.com"), "{}", page.body);
+    assert!(page.body.contains("value=\"Ashaa\""), "{}", page.body);
+
+    // Saving again, as the refused form now stands, applies the typed name.
+    let page = browser
+        .post(
+            &format!("/users/{id}"),
+            &[
+                ("was_first_name", "Asha"),
+                ("was_last_name", "Rao"),
+                ("was_email", "stored@example.com"),
+                ("first_name", "Ashaa"),
+                ("last_name", "Rao"),
+                ("email", "stored@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let stored = app.get(&app.acme, &path).await;
+    assert_eq!(stored.body["response"]["data"]["first_name"], "Ashaa");
+    assert_eq!(stored.body["response"]["data"]["email"], "stored@example.com");
+}
+
+#[tokio::test]
 async fn malformed_requests_get_a_page_with_the_frameworks_status() {
     let app = TestApp::spawn().await;
     let mut browser = Browser::new(&app);
