@@ -6,11 +6,14 @@
   // A page that answers a post (a refused form, a new key) names its own address: going
   // back to it means a reload reads the page instead of posting again, and the refresh
   // below fetches the page rather than the form's target.
+  // At the same address too (a refused form posts to its own page): replacing the entry
+  // is what turns the post into a plain visit, so the address is always put back.
   var canonical = document.querySelector("[data-canonical]");
   if (canonical && window.history && window.history.replaceState) {
     var own = canonical.getAttribute("data-canonical");
-    if (own && own !== window.location.pathname) {
-      window.history.replaceState(null, "", own);
+    if (own) {
+      window.history.replaceState(null, "",
+        own === window.location.pathname ? window.location.href : own);
     }
   }
   // Focus goes where the person's attention should: the first field the server refused,
@@ -59,12 +62,15 @@
       return;
     }
     running = true;
-    fetch(window.location.href, { credentials: "same-origin" })
+    // Redirects are not followed: the one that says a session ended carries the sign-in
+    // page's message, which a fetch following it would use up before the page is shown.
+    fetch(window.location.href, { credentials: "same-origin", redirect: "manual" })
       .then(function (response) {
-        if (response.redirected || response.status === 404) {
+        if (response.type === "opaqueredirect" || response.status === 404) {
           // The session ended (the sign-in page says why), or what this page showed is
-          // gone: show that page rather than a stale one.
-          window.location.assign(response.redirected ? response.url : window.location.href);
+          // gone: load this page for real, and the server shows which. Without its
+          // #fragment, or the browser would only scroll within this stale page.
+          window.location.assign(window.location.href.split("#")[0]);
           return null;
         }
         if (!response.ok) {
