@@ -665,3 +665,30 @@ pub(crate) async fn delete(
         .await?;
     Ok(page::redirect_with("/", Flash::UserDeleted))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("a test time")
+    }
+
+    #[test]
+    fn moments_are_written_in_the_accounts_zone_across_daylight_saving() {
+        let zone = "America/New_York";
+        assert_eq!(date(at("2026-01-15T17:30:00Z"), zone), "2026-01-15 12:30 EST");
+        assert_eq!(date(at("2026-07-15T17:30:00Z"), zone), "2026-07-15 13:30 EDT");
+        // The hour that repeats when the clocks go back is told apart by its zone.
+        assert_eq!(date(at("2026-11-01T05:30:00Z"), zone), "2026-11-01 01:30 EDT");
+        assert_eq!(date(at("2026-11-01T06:30:00Z"), zone), "2026-11-01 01:30 EST");
+        assert_eq!(date(at("2026-07-15T17:30:00Z"), "Asia/Kolkata"), "2026-07-15 23:00 IST");
+        // A date past midnight in the zone is that zone's date, not UTC's.
+        assert_eq!(date(at("2026-07-15T20:00:00Z"), "Asia/Kolkata"), "2026-07-16 01:30 IST");
+    }
+
+    #[test]
+    fn a_zone_that_cannot_be_read_falls_back_to_utc_and_says_so() {
+        assert_eq!(date(at("2026-07-15T17:30:00Z"), "Nowhere/Else"), "2026-07-15 17:30 UTC");
+    }
+}
