@@ -800,7 +800,8 @@ async fn an_email_set_by_someone_else_meanwhile_is_shown_read_only_as_stored_and
     // The email is read-only now, so it must show what is stored: a typed address there
     // could be neither saved nor corrected.
     assert!(
-        page.body.contains("value=\"stored@example.com\" autocomplete=\"off\" readonly"),
+        page.body
+            .contains("value=\"stored@example.com\" autocomplete=\"off\" readonly"),
         "{}",
         page.body
     );
@@ -824,7 +825,10 @@ async fn an_email_set_by_someone_else_meanwhile_is_shown_read_only_as_stored_and
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let stored = app.get(&app.acme, &path).await;
     assert_eq!(stored.body["response"]["data"]["first_name"], "Ashaa");
-    assert_eq!(stored.body["response"]["data"]["email"], "stored@example.com");
+    assert_eq!(
+        stored.body["response"]["data"]["email"],
+        "stored@example.com"
+    );
 }
 
 #[tokio::test]
