@@ -1,6 +1,7 @@
 // A page that went stale under the person: a session ended while a page is live, a user
 // deleted elsewhere while its page is open at a #fragment (where every form sends the
-// person back), and a reload of a page that answered a refused form.
+// person back), a reload of a page that answered a refused form, and the focus a form
+// put somewhere through a live refresh.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,11 @@ import { fillNewUser } from '../dashboard.mjs';
 
 let roster;
 let browser;
+
+/// Resolves when the page's event stream (`/live`) next answers.
+function streamOpen(page) {
+    return page.waitForResponse((response) => new URL(response.url()).pathname === '/live');
+}
 
 before(async () => {
     roster = await startRoster('stale');
@@ -46,8 +52,11 @@ test('a user deleted elsewhere while its page is open at a #fragment shows "User
         await signIn(page, roster);
         await page.goto(roster.url(`/users/${user.id}`));
         await page.getByLabel('Phone number or SIP URI', { exact: true }).fill('+919845030002');
+        // Changes made before the page's event stream is open are not sent to it.
+        const live = streamOpen(page);
         await page.getByRole('button', { name: 'Add device', exact: true }).click();
         await page.waitForURL((url) => url.hash === '#devices-heading');
+        await live;
 
         const { status } = await roster.api('DELETE', `/users/${user.id}`);
         assert.equal(status, 200);
@@ -71,5 +80,51 @@ test('reloading the page of a refused form reads the page and does not post agai
         await page.reload();
         await page.getByRole('heading', { level: 1, name: 'New user', exact: true }).waitFor();
         assert.deepEqual(documents, ['GET'], 'the reload posted the form again');
+    });
+});
+
+test('focus a form put on the devices heading or on a problem survives a live refresh', async () => {
+    const user = await createUserViaApi(roster, {
+        first_name: 'Indu', last_name: 'Roy', device_contact_uri: '+919845030011',
+    });
+    let other = 0;
+    // Any change in the account refreshes the page's live parts.
+    const somethingElseChanges = () => createUserViaApi(roster, {
+        first_name: 'Other', last_name: 'Person', device_contact_uri: `+91984503010${other++}`,
+    });
+    const focused = (page) => page.evaluate(() => {
+        const el = document.activeElement;
+        return `${el.tagName.toLowerCase()}#${el.id} ${el.textContent.trim().slice(0, 50)}`;
+    });
+    await withPage(browser, 'stale-focus-kept', async (page) => {
+        await signIn(page, roster);
+        await page.goto(roster.url(`/users/${user.id}`));
+        await page.getByLabel('Phone number or SIP URI', { exact: true }).fill('+919845030012');
+        let live = streamOpen(page);
+        await page.getByRole('button', { name: 'Add device', exact: true }).click();
+        await page.waitForURL((url) => url.hash === '#devices-heading');
+        await live;
+        assert.match(await focused(page), /^h2#devices-heading/);
+        const rows = page.locator('#devices tr[data-device-id]');
+        // A refresh has run once the table carries no marker set on the old one.
+        await page.evaluate(() => { document.getElementById('devices').dataset.old = '1'; });
+        await somethingElseChanges();
+        await page.locator('#devices:not([data-old])').waitFor({ timeout: 15_000 });
+        assert.equal(await rows.count(), 2);
+        assert.match(await focused(page), /^h2#devices-heading/, 'a refresh dropped the focus');
+
+        // An unverified device cannot be turned on: the problem gets focus, and keeps it
+        // (and stays shown) through a refresh.
+        live = streamOpen(page);
+        await page.getByRole('button', { name: 'Turn on +919845030012', exact: true }).click();
+        const problem = page.locator('[role="alert"]').filter({ hasText: 'not verified' });
+        await problem.waitFor();
+        await live;
+        assert.match(await focused(page), /^div# .*not verified/);
+        await page.evaluate(() => { document.getElementById('devices').dataset.old = '1'; });
+        await somethingElseChanges();
+        await page.locator('#devices:not([data-old])').waitFor({ timeout: 15_000 });
+        assert.equal(await problem.count(), 1, 'a refresh wiped the problem');
+        assert.match(await focused(page), /^div# .*not verified/, 'a refresh dropped the focus');
     });
 });

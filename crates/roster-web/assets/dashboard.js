@@ -18,11 +18,12 @@
   }
   // Focus goes where the person's attention should: the first field the server refused,
   // else a problem it reported, else the place a form sent them back to (#fragment).
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
   var landing = document.querySelector("main [aria-invalid='true']") ||
     document.querySelector("main [role='alert']") ||
     (window.location.hash && document.getElementById(window.location.hash.slice(1)));
   if (landing) {
-    if (!landing.matches("a[href], button, input, select, textarea, [tabindex]")) {
+    if (!landing.matches(FOCUSABLE)) {
       landing.setAttribute("tabindex", "-1");
     }
     landing.focus();
@@ -42,15 +43,16 @@
     }
   }
 
-  // Puts focus back on the same control after a swap, so keyboard users keep their place.
+  // Puts focus back on the same control after a swap, so keyboard users keep their place:
+  // the focused element's id, and the id of the live part it is in.
   function focusKey() {
     var active = document.activeElement;
-    if (!active || !active.id) {
+    if (!active) {
       return null;
     }
     for (var i = 0; i < regions.length; i++) {
       if (regions[i].contains(active)) {
-        return active.id;
+        return { id: active.id || regions[i].id, region: regions[i].id };
       }
     }
     return null;
@@ -87,13 +89,26 @@
         document.querySelectorAll("[data-live-region]").forEach(function (region) {
           var replacement = region.id && fresh.getElementById(region.id);
           if (replacement) {
-            region.replaceWith(document.importNode(replacement, true));
+            replacement = document.importNode(replacement, true);
+            // A table of figures the person opened stays open.
+            region.querySelectorAll("details[id][open]").forEach(function (open) {
+              var same = replacement.querySelector("#" + open.id);
+              if (same) {
+                same.open = true;
+              }
+            });
+            region.replaceWith(replacement);
           }
         });
         regions = document.querySelectorAll("[data-live-region]");
         if (keep) {
-          var target = document.getElementById(keep);
+          // The same control, else (it is gone: a last page's "Next page", a removed
+          // device's button) the part it was in, never the top of the page.
+          var target = document.getElementById(keep.id) || document.getElementById(keep.region);
           if (target) {
+            if (!target.matches(FOCUSABLE)) {
+              target.setAttribute("tabindex", "-1");
+            }
             target.focus();
           }
         }

@@ -78,8 +78,9 @@ pub(crate) fn figure(
                 li { span class="swatch busy" {} "busy" }
                 li { span class="swatch off" {} "off" }
             }
-            details {
-                summary { "The figures" }
+            // Ids, so the page's script keeps the table open and focused across refreshes.
+            details id="presence-figures" {
+                summary id="presence-figures-summary" { "The figures" }
                 table {
                     caption class="visually-hidden" { "Agents available, busy and off by time (" (zone) ")" }
                     thead {

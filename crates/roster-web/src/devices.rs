@@ -24,25 +24,30 @@ pub(crate) fn section(signed: &Signed, user: &User, problems: &Problems) -> Mark
     let id = id.as_str();
     let devices = user.devices.as_deref().unwrap_or_default();
     html! {
-        section id="devices-region" aria-labelledby="devices-heading" data-live-region {
+        // The heading and the last switch's problem stay outside the live part: a refresh
+        // would otherwise wipe the problem and drop the keyboard focus a form put on
+        // either of them.
+        section aria-labelledby="devices-heading" {
             h2 id="devices-heading" { "Devices" }
             (problems.summary())
-            @if devices.is_empty() {
-                p class="empty" { "No devices yet." }
-            } @else {
-                table id="devices" class="cards" {
-                    caption class="visually-hidden" { "The user's devices" }
-                    thead {
-                        tr {
-                            th scope="col" { "Number" }
-                            th scope="col" { "Name" }
-                            th scope="col" { "State" }
-                            th scope="col" { "Actions" }
+            div id="devices-region" data-live-region {
+                @if devices.is_empty() {
+                    p class="empty" { "No devices yet." }
+                } @else {
+                    table id="devices" class="cards" {
+                        caption class="visually-hidden" { "The user's devices" }
+                        thead {
+                            tr {
+                                th scope="col" { "Number" }
+                                th scope="col" { "Name" }
+                                th scope="col" { "State" }
+                                th scope="col" { "Actions" }
+                            }
                         }
-                    }
-                    tbody {
-                        @for device in devices {
-                            (row(signed, id, device))
+                        tbody {
+                            @for device in devices {
+                                (row(signed, id, device))
+                            }
                         }
                     }
                 }

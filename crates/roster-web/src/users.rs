@@ -240,6 +240,7 @@ fn pager(search: &str, page: u64, shown: usize, total: u64) -> Markup {
         }
         href
     };
+    // The links have ids so that the page's script keeps focus on them across refreshes.
     html! {
         nav aria-label="Pages" class="pager" {
             @if shown > 0 {
@@ -249,12 +250,12 @@ fn pager(search: &str, page: u64, shown: usize, total: u64) -> Markup {
             }
             ul {
                 @if shown == 0 && total > 0 {
-                    li { a href=(link(last_page)) { "Last page" } }
+                    li { a id="page-last" href=(link(last_page)) { "Last page" } }
                 } @else if page > 1 {
-                    li { a href=(link(page - 1)) rel="prev" { "Previous page" } }
+                    li { a id="page-prev" href=(link(page - 1)) rel="prev" { "Previous page" } }
                 }
                 @if last < total {
-                    li { a href=(link(page + 1)) rel="next" { "Next page" } }
+                    li { a id="page-next" href=(link(page + 1)) rel="next" { "Next page" } }
                 }
             }
         }
@@ -677,18 +678,39 @@ mod tests {
     #[test]
     fn moments_are_written_in_the_accounts_zone_across_daylight_saving() {
         let zone = "America/New_York";
-        assert_eq!(date(at("2026-01-15T17:30:00Z"), zone), "2026-01-15 12:30 EST");
-        assert_eq!(date(at("2026-07-15T17:30:00Z"), zone), "2026-07-15 13:30 EDT");
+        assert_eq!(
+            date(at("2026-01-15T17:30:00Z"), zone),
+            "2026-01-15 12:30 EST"
+        );
+        assert_eq!(
+            date(at("2026-07-15T17:30:00Z"), zone),
+            "2026-07-15 13:30 EDT"
+        );
         // The hour that repeats when the clocks go back is told apart by its zone.
-        assert_eq!(date(at("2026-11-01T05:30:00Z"), zone), "2026-11-01 01:30 EDT");
-        assert_eq!(date(at("2026-11-01T06:30:00Z"), zone), "2026-11-01 01:30 EST");
-        assert_eq!(date(at("2026-07-15T17:30:00Z"), "Asia/Kolkata"), "2026-07-15 23:00 IST");
+        assert_eq!(
+            date(at("2026-11-01T05:30:00Z"), zone),
+            "2026-11-01 01:30 EDT"
+        );
+        assert_eq!(
+            date(at("2026-11-01T06:30:00Z"), zone),
+            "2026-11-01 01:30 EST"
+        );
+        assert_eq!(
+            date(at("2026-07-15T17:30:00Z"), "Asia/Kolkata"),
+            "2026-07-15 23:00 IST"
+        );
         // A date past midnight in the zone is that zone's date, not UTC's.
-        assert_eq!(date(at("2026-07-15T20:00:00Z"), "Asia/Kolkata"), "2026-07-16 01:30 IST");
+        assert_eq!(
+            date(at("2026-07-15T20:00:00Z"), "Asia/Kolkata"),
+            "2026-07-16 01:30 IST"
+        );
     }
 
     #[test]
     fn a_zone_that_cannot_be_read_falls_back_to_utc_and_says_so() {
-        assert_eq!(date(at("2026-07-15T17:30:00Z"), "Nowhere/Else"), "2026-07-15 17:30 UTC");
+        assert_eq!(
+            date(at("2026-07-15T17:30:00Z"), "Nowhere/Else"),
+            "2026-07-15 17:30 UTC"
+        );
     }
 }
