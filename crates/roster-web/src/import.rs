@@ -48,13 +48,15 @@ pub(crate) async fn submit(
             Err(error) => return Err(PageError::malformed(error.status(), error.body_text())),
         };
         let name = field.name().unwrap_or_default().to_owned();
+        // With no file chosen, a browser still sends the field, with an empty file name.
+        let chosen = field.file_name().is_some_and(|n| !n.is_empty());
         let bytes = field
             .bytes()
             .await
             .map_err(|error| PageError::malformed(error.status(), error.body_text()))?;
         match name.as_str() {
             "_csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "file" => file = Some(bytes),
+            "file" => file = (chosen || !bytes.is_empty()).then_some(bytes),
             "dry_run" => dry_run = !bytes.is_empty(),
             _ => {}
         }

@@ -728,6 +728,41 @@ async fn the_import_page_names_bad_rows_and_creates_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn an_import_with_no_file_chosen_asks_for_one_and_an_empty_file_is_called_empty() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    let boundary = "roster-test-boundary";
+    // What a browser posts when its file field was left empty: the part, no name, no bytes.
+    for (filename, expected) in [
+        ("", "Choose a CSV file to import."),
+        ("users.csv", "The file is empty"),
+    ] {
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n",
+            browser.csrf
+        );
+        let request = browser
+            .client
+            .post(format!("{}/import", browser.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        let page = browser.send(request).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{filename:?}"
+        );
+        assert!(page.body.contains(expected), "{filename:?}: {}", page.body);
+    }
+}
+
+#[tokio::test]
 async fn a_save_never_undoes_someone_elses_edit_but_a_call_in_between_does_not_block_it() {
     let app = TestApp::spawn().await;
     let user = app.create_user(&app.acme, TestApp::new_user(1)).await;
