@@ -179,9 +179,27 @@ impl Drop for PostgresSchema {
                 .unwrap();
             runtime.block_on(async {
                 let client = connect(&url).await;
-                let _ = client
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await;
+                // The test's runtime is blocked here, so a server it ran may have left a
+                // connection in the middle of a transaction on this schema (a webhook
+                // delivery, say) that can never finish: its locks would hold the DROP for
+                // ever. Such connections are ended first; the DROP waits a bounded time.
+                let end_holders = format!(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                     JOIN pg_class c ON c.oid = l.relation
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = '{name}' AND l.pid <> pg_backend_pid()"
+                );
+                for _ in 0..3 {
+                    let _ = client.batch_execute(&end_holders).await;
+                    let dropped = client
+                        .batch_execute(&format!(
+                            "SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {name} CASCADE"
+                        ))
+                        .await;
+                    if dropped.is_ok() {
+                        break;
+                    }
+                }
             });
         })
         .join();
