@@ -136,7 +136,11 @@
     }, 150);
   }
 
-  var source = new EventSource("/live");
+  // The stream starts where the page was read, so nothing made in between is missed.
+  var from = document.querySelector("[data-live-from]");
+  var source = new EventSource("/live" + (from
+    ? "?last_event_id=" + encodeURIComponent(from.getAttribute("data-live-from"))
+    : ""));
   source.onopen = function () {
     say("Live");
   };

@@ -9,18 +9,27 @@ use axum::response::Response;
 use roster_api::dashboard::{self, StillAdmitted};
 
 use crate::error::PageError;
+use crate::form::WebQuery;
 use crate::session::Signed;
 use crate::WebState;
+
+#[derive(serde::Deserialize)]
+pub(crate) struct LiveQuery {
+    last_event_id: Option<String>,
+}
 
 pub(crate) async fn stream(
     State(state): State<WebState>,
     signed: Signed,
     headers: HeaderMap,
+    WebQuery(query): WebQuery<LiveQuery>,
 ) -> Result<Response, PageError> {
-    // What the browser sends on its own when it reconnects, so no change is missed.
+    // What the browser sends on its own when it reconnects, else where the page that
+    // opened the stream was read, so no change is missed in between.
     let last_event_id = headers
         .get("last-event-id")
-        .and_then(|value| value.to_str().ok());
+        .and_then(|value| value.to_str().ok())
+        .or(query.last_event_id.as_deref());
     let app = state.app.clone();
     let cookie: Arc<str> = signed.cookie.into();
     let sid = signed.account.sid.clone();

@@ -49,6 +49,9 @@ pub(crate) async fn list(
     WebQuery(query): WebQuery<ListQuery>,
 ) -> Result<Response, PageError> {
     let directory = &state.app.directory;
+    // Read before the page's data: the stream starts after this event, so a change made
+    // while the page is on its way is sent (at worst twice), never lost.
+    let live_from = directory.event_bounds(&signed.account).await?.newest;
     // Any page number that is not a positive whole number is the first page; one past
     // LAST_PAGE is LAST_PAGE, so the pager's arithmetic cannot overflow.
     let page = query
@@ -102,7 +105,7 @@ pub(crate) async fn list(
             button type="submit" { "Search" }
             @if !search.is_empty() { a href="/" class="clear" { "Clear search" } }
         }
-        div id="users-region" data-live-region {
+        div id="users-region" data-live-region data-live-from=(live_from) {
             @if let Some(listed) = &listed {
                 (users_table(&listed.users, search, listed.total))
                 (pager(search, page, listed.users.len(), listed.total))
@@ -398,8 +401,18 @@ pub(crate) async fn show(
     signed: Signed,
     WebPath(id): WebPath<String>,
 ) -> Result<Response, PageError> {
+    let live_from = state
+        .app
+        .directory
+        .event_bounds(&signed.account)
+        .await?
+        .newest;
     let user = find_user(&state, &signed, &id).await?;
-    Ok(user_page(&signed, &user, UserPageState::default()))
+    let page_state = UserPageState {
+        live_from: Some(live_from),
+        ..UserPageState::default()
+    };
+    Ok(user_page(&signed, &user, page_state))
 }
 
 /// What a user page shows besides the user: a refused form's values and problems.
@@ -411,6 +424,8 @@ pub(crate) struct UserPageState<'a> {
     pub add_device: Option<(&'a str, &'a str)>,
     pub add_problems: Problems,
     pub status: Option<StatusCode>,
+    /// The account's newest event when the user was read, where the page's stream starts.
+    pub live_from: Option<u64>,
 }
 
 pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<'_>) -> Response {
@@ -438,7 +453,7 @@ pub(crate) fn user_page(signed: &Signed, user: &User, page_state: UserPageState<
     let body = html! {
         p class="crumbs" { a href="/" { "Users" } }
         h1 data-canonical={ "/users/" (id) } { (name) }
-        div id="user-status" data-live-region {
+        div id="user-status" data-live-region data-live-from=[page_state.live_from] {
             p class="meta" {
                 span class="role" { (user.role.as_str()) }
                 " " (presence_badge(user))

@@ -952,3 +952,34 @@ async fn a_page_past_the_last_links_back_and_an_ended_session_is_told() {
     assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(!page.body.contains(&long[..1000]));
 }
+
+#[tokio::test]
+async fn a_page_stream_starts_where_the_page_was_read() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.acme).await;
+    let page = browser.get("/").await;
+    let marker = "data-live-from=\"";
+    let at = page.body.find(marker).expect("the page names its event") + marker.len();
+    let from: u64 = page.body[at..].split('"').next().unwrap().parse().unwrap();
+
+    // A change between reading the page and opening its stream still reaches it.
+    app.create_user(&app.acme, TestApp::new_user(1)).await;
+    let mut stream = browser
+        .client
+        .get(format!("{}/live?last_event_id={from}", browser.base))
+        .header("cookie", browser.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains("event: user.created") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("the missed event within 5 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
