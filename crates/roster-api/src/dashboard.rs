@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use roster_domain::{Account, AccountSid};
+use roster_domain::{Account, AccountSid, RuleError};
 use roster_service::{AccountStatus, ServiceError};
 
 use crate::auth;
@@ -50,6 +50,11 @@ impl From<ServiceError> for Refusal {
     fn from(error: ServiceError) -> Self {
         Refusal::from(ApiError::from(error))
     }
+}
+
+/// The status the API answers a broken rule with.
+pub fn rule_status(rule: &RuleError) -> StatusCode {
+    crate::error::rule_status(rule).0
 }
 
 /// Signs in with an API key and token: the API gate's steps in its order (credentials,

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteStats};
 use crate::reply::{Metadata, Reply};
 
 /// Longest path and query roster reads. hyper answers a target over 65,534 bytes itself,
@@ -81,36 +81,61 @@ pub(crate) async fn envelope(
     request: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let request_id = new_request_id();
-    let method = request.method().clone();
-    let path = loggable(request.uri().path());
-    // Routing has run (this layer wraps each route), so the route template is known.
-    let route = metrics.route(request.extensions().get::<MatchedPath>());
+    let log = RequestLog::start(&metrics, &request);
     // Refused before routing, so an oversized request costs no lookup or body read.
     let response = match oversized(&request) {
         Some(refusal) => refusal.into_response(),
         None => next.run(request).await,
     };
-    let response = wrap(response, &request_id, &method);
-    let latency = started.elapsed();
-    route.record(&method, response.status(), latency);
-
-    // Logged outside the span, with the id as a field: one formatted line, no span lookup.
+    let response = wrap(response, &log.id, &log.method);
     let account = response
         .extensions()
         .get::<AccountTag>()
         .map(|tag| tag.0.as_str());
-    tracing::info!(
-        request_id = request_id.as_str(),
-        http.method = method.as_str(),
-        url.path = path.as_str(),
-        http.status_code = response.status().as_u16(),
-        latency_us = latency.as_micros() as u64,
-        account.sid = account.unwrap_or("-"),
-        "request completed"
-    );
+    log.finish(response.status(), account);
     response
+}
+
+/// A request on its way through: what `/metrics` and its one log line say of it once it
+/// is answered. The API's envelope and the dashboard's pages both keep one.
+pub struct RequestLog<'m> {
+    /// 32 lower-case hex characters, new for every request.
+    pub id: String,
+    method: Method,
+    path: String,
+    route: &'m RouteStats,
+    started: Instant,
+}
+
+impl<'m> RequestLog<'m> {
+    /// Takes what the log needs of `request`. Call it in a layer that wraps each route, so
+    /// routing has run and the route template is known.
+    pub fn start(metrics: &'m Metrics, request: &Request) -> Self {
+        Self {
+            id: new_request_id(),
+            method: request.method().clone(),
+            path: loggable(request.uri().path()),
+            route: metrics.route(request.extensions().get::<MatchedPath>()),
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts the answer under its route and writes the request's log line.
+    pub fn finish(self, status: StatusCode, account: Option<&str>) {
+        let latency = self.started.elapsed();
+        self.route.record(&self.method, status, latency);
+        // Logged outside any span, with the id as a field: one formatted line, no span
+        // lookup.
+        tracing::info!(
+            request_id = self.id.as_str(),
+            http.method = self.method.as_str(),
+            url.path = self.path.as_str(),
+            http.status_code = status.as_u16(),
+            latency_us = latency.as_micros() as u64,
+            account.sid = account.unwrap_or("-"),
+            "request completed"
+        );
+    }
 }
 
 /// A fresh v4 UUID as 32 lower-case hex characters, from the thread's generator rather

@@ -208,7 +208,7 @@ impl ApiError {
     }
 }
 
-fn rule_status(rule: &RuleError) -> (StatusCode, &'static str) {
+pub(crate) fn rule_status(rule: &RuleError) -> (StatusCode, &'static str) {
     use RuleError as R;
     match rule {
         R::Missing(_) => (StatusCode::BAD_REQUEST, "Mandatory parameter missing"),

@@ -32,6 +32,7 @@ use utoipa_axum::routes;
 
 pub use accounts::AccountView;
 pub use auth::FailedAuthLimiter;
+pub use envelope::RequestLog;
 pub use events::event_json;
 pub use metrics::Metrics;
 pub use operator::{IssuedKeyView, KeyView, SipCredentialsView};

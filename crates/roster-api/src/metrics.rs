@@ -137,18 +137,6 @@ impl Metrics {
         StreamGuard(Arc::clone(self))
     }
 
-    /// Counts a request served outside the API's envelope (the dashboard's pages), under
-    /// its route template like every other.
-    pub fn observe(
-        &self,
-        matched: Option<&MatchedPath>,
-        method: &Method,
-        status: StatusCode,
-        elapsed: Duration,
-    ) {
-        self.route(matched).record(method, status, elapsed);
-    }
-
     /// The counters of the route a request matched. Labels are route templates, never
     /// paths, so their number stays that of the router's routes.
     pub(crate) fn route(&self, matched: Option<&MatchedPath>) -> &RouteStats {

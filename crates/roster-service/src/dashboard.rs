@@ -164,8 +164,9 @@ impl Directory {
     }
 }
 
-/// 32 random bytes, base64url without padding: 43 characters.
-fn random_token() -> String {
+/// 32 random bytes, base64url without padding: 43 characters. Session tokens, CSRF tokens
+/// and the dashboard's sign-in form token are all made here.
+pub fn random_token() -> String {
     let bytes: [u8; TOKEN_BYTES] = rand::rng().random();
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -25,7 +25,7 @@ use roster_store::Store;
 
 pub use accounts::{AccountSettingsInput, AccountStatus};
 pub use credentials::{ApiToken, IssuedKey, TokenHasher};
-pub use dashboard::{OpenedSession, PRESENCE_KEEP_HOURS, PRESENCE_SAMPLE_SECONDS};
+pub use dashboard::{random_token, OpenedSession, PRESENCE_KEEP_HOURS, PRESENCE_SAMPLE_SECONDS};
 pub use devices::{AddDevice, UpdateDevice};
 pub use error::ServiceError;
 pub use events::EVENT_PAGE;

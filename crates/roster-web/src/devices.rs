@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
-use roster_api::dashboard::Refusal;
+use roster_api::dashboard::rule_status;
 use roster_domain::{Device, DeviceStatus, Field, Precondition, RuleError, User};
 use roster_service::{AddDevice, ServiceError, UpdateDevice};
 use serde::Deserialize;
@@ -249,14 +249,9 @@ async fn refused(
     if rule == RuleError::UserNotFound {
         return Err(ServiceError::Rule(rule).into());
     }
-    let status = Refusal::from(ServiceError::Rule(rule.clone())).status;
     let found = users::find_user(state, signed, user).await?;
     let mut page_state = UserPageState {
-        status: Some(if status.is_client_error() {
-            status
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }),
+        status: Some(rule_status(&rule)),
         ..UserPageState::default()
     };
     match section {

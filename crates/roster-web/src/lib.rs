@@ -15,15 +15,13 @@ mod settings;
 mod signin;
 mod users;
 
-use std::time::Instant;
-
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use roster_api::AppState;
+use roster_api::{AppState, RequestLog};
 
 /// What the pages share: the API's state (the same directory, gate settings and event
 /// streams) and whether cookies must be `Secure`.
@@ -85,11 +83,7 @@ pub fn router(state: WebState) -> Router {
 /// content policy (no inline script or style at all), no framing, no caching of pages
 /// that show an account's data.
 async fn log_and_harden(State(state): State<WebState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let method = request.method().clone();
-    let path = request.uri().path().chars().take(1024).collect::<String>();
+    let log = RequestLog::start(&state.app.metrics, &request);
     let mut response = next.run(request).await;
 
     let headers = response.headers_mut();
@@ -112,22 +106,10 @@ async fn log_and_harden(State(state): State<WebState>, request: Request, next: N
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(&log.id) {
         headers.insert("x-request-id", value);
     }
-    let elapsed = started.elapsed();
-    state
-        .app
-        .metrics
-        .observe(matched.as_ref(), &method, response.status(), elapsed);
-    tracing::info!(
-        request_id = request_id.as_str(),
-        http.method = method.as_str(),
-        url.path = path.as_str(),
-        http.status_code = response.status().as_u16(),
-        latency_us = elapsed.as_micros() as u64,
-        "request completed"
-    );
+    log.finish(response.status(), None);
     response
 }
 

@@ -227,9 +227,8 @@ impl Problems {
     }
 
     pub fn add(&mut self, rule: &RuleError, fields: &[Field]) {
-        self.status.get_or_insert_with(|| {
-            roster_api::dashboard::Refusal::from(ServiceError::Rule(rule.clone())).status
-        });
+        self.status
+            .get_or_insert_with(|| roster_api::dashboard::rule_status(rule));
         let text = describe(rule);
         match rule.field().filter(|field| fields.contains(field)) {
             Some(field) => self.fields.push((field.wire_name(), text)),

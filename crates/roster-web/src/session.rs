@@ -7,7 +7,6 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::Uri;
-use base64::Engine;
 use roster_api::dashboard;
 use roster_domain::Account;
 use roster_service::DashboardSession;
@@ -34,8 +33,7 @@ pub(crate) struct Signed {
 impl Signed {
     /// Whether a form carried this session's CSRF token, compared in constant time.
     pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
-        let expected = self.session.csrf_token.as_bytes();
-        if bool::from(expected.ct_eq(sent.as_bytes())) {
+        if tokens_match(&self.session.csrf_token, sent) {
             Ok(())
         } else {
             Err(PageError::Forbidden)
@@ -144,12 +142,6 @@ pub(crate) fn read_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value)
-}
-
-/// 32 random bytes as base64url: the sign-in form's CSRF token.
-pub(crate) fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Compares two tokens in constant time.

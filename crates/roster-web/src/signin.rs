@@ -10,14 +10,14 @@ use jiff::SignedDuration;
 use maud::html;
 use roster_api::dashboard::{self, Refusal};
 use roster_domain::ApiKeyId;
+use roster_service::random_token;
 use serde::Deserialize;
 
 use crate::error::PageError;
 use crate::form::WebForm;
 use crate::page::{self, csrf_input, Flash};
 use crate::session::{
-    random_token, read_cookie, set_cookie, tokens_match, CookieNames, Signed, FLASH_COOKIE,
-    SESSION_HOURS,
+    read_cookie, set_cookie, tokens_match, CookieNames, Signed, FLASH_COOKIE, SESSION_HOURS,
 };
 use crate::WebState;
 
