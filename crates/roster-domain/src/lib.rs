@@ -29,7 +29,7 @@ pub use ids::{AccountSid, ApiKeyId, DeviceId, HexId, RegionName, UserId};
 pub use name::{NamePolicy, PersonName};
 pub use password::{SipCredentials, SipPassword};
 pub use phone::E164;
-pub use presence::{Presence, PresenceSample};
+pub use presence::{AgentState, Presence, PresenceSample};
 pub use sip::SipUri;
 pub use user::{NewUser, Role, User, UserChanges, UserFields};
 pub use version::{Precondition, FIRST_VERSION};

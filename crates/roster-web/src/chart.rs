@@ -30,7 +30,7 @@ pub(crate) fn figure(
     let start = now - SignedDuration::from_hours(CHART_HOURS);
     let tallest = samples
         .iter()
-        .map(|s| total(s.presence))
+        .map(|s| s.presence.total())
         .max()
         .unwrap_or(0)
         .max(1);
@@ -38,7 +38,8 @@ pub(crate) fn figure(
     let slot = WIDTH / (span / 300.0 + 1.0);
     let bar = (slot - 1.0).max(1.0);
     let plot = HEIGHT - AXIS;
-    let scale = plot / f64::from(tallest);
+    // Counts of one account stay far below 2^52, where f64 would start to round.
+    let scale = plot / tallest as f64;
     let x_of = |at: Timestamp| {
         let offset = at.duration_since(start).as_secs_f64().clamp(0.0, span);
         offset / span * (WIDTH - slot)
@@ -113,10 +114,6 @@ fn clock(at: Timestamp, zone: &str) -> String {
         Ok(zoned) => zoned.strftime("%H:%M").to_string(),
         Err(_) => at.strftime("%H:%M UTC").to_string(),
     }
-}
-
-fn total(p: Presence) -> u32 {
-    p.available + p.busy + p.off
 }
 
 /// Coordinates with one decimal: enough for the picture, short in the page.

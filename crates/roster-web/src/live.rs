@@ -10,7 +10,7 @@ use roster_api::dashboard::{self, StillAdmitted};
 
 use crate::error::PageError;
 use crate::form::WebQuery;
-use crate::session::Signed;
+use crate::session::{self, Signed};
 use crate::WebState;
 
 #[derive(serde::Deserialize)]
@@ -32,14 +32,11 @@ pub(crate) async fn stream(
         .or(query.last_event_id.as_deref());
     let app = state.app.clone();
     let cookie: Arc<str> = signed.cookie.into();
-    let sid = signed.account.sid.clone();
-    // Signing out, the key's revocation or the account's end closes the stream too.
+    // Signing out, the key's revocation or the account's end closes the stream too: the
+    // same check every page makes.
     let recheck: StillAdmitted = Arc::new(move || {
-        let (app, cookie, sid) = (app.clone(), cookie.clone(), sid.clone());
-        Box::pin(async move {
-            matches!(app.directory.session(&cookie).await, Ok(Some(session)) if session.account == sid)
-                && dashboard::admit_account(&app, &sid).await.is_ok()
-        })
+        let (app, cookie) = (app.clone(), cookie.clone());
+        Box::pin(async move { session::admit(&app, &cookie).await.is_ok() })
     });
     Ok(dashboard::event_stream(&state.app, signed.account, last_event_id, recheck).await?)
 }

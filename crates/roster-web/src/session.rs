@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::Uri;
-use roster_api::dashboard;
+use roster_api::{dashboard, AppState};
 use roster_domain::Account;
 use roster_service::DashboardSession;
 use subtle::ConstantTimeEq;
@@ -56,21 +56,7 @@ impl FromRequestParts<WebState> for Signed {
         let cookie = read_cookie(&parts.headers, names.session)
             .ok_or(PageError::SignIn)?
             .to_owned();
-        let session = state
-            .app
-            .directory
-            .session(&cookie)
-            .await
-            .map_err(|error| PageError::Refused(error.into()))?
-            // The browser holds a session that no longer holds: signed out elsewhere,
-            // expired, or its key revoked. The sign-in page says so.
-            .ok_or(PageError::SessionEnded)?;
-        let account = match dashboard::admit_account(&state.app, &session.account).await {
-            Ok(account) => account,
-            Err(refusal) if refusal.is_internal() => return Err(PageError::Refused(refusal)),
-            // The account was deleted, moved or restricted since: the session is over.
-            Err(_) => return Err(PageError::SignIn),
-        };
+        let (session, account) = admit(&state.app, &cookie).await?;
         let flash = read_cookie(&parts.headers, FLASH_COOKIE).and_then(Flash::decode);
         Ok(Signed {
             account,
@@ -78,6 +64,28 @@ impl FromRequestParts<WebState> for Signed {
             cookie,
             flash,
         })
+    }
+}
+
+/// The session a cookie names and its account, if both still hold: the check every page
+/// makes, and an open `/live` stream makes again every second.
+pub(crate) async fn admit(
+    app: &AppState,
+    cookie: &str,
+) -> Result<(DashboardSession, Arc<Account>), PageError> {
+    let session = app
+        .directory
+        .session(cookie)
+        .await
+        .map_err(|error| PageError::Refused(error.into()))?
+        // The browser holds a session that no longer holds: signed out elsewhere,
+        // expired, or its key revoked. The sign-in page says so.
+        .ok_or(PageError::SessionEnded)?;
+    match dashboard::admit_account(app, &session.account).await {
+        Ok(account) => Ok((session, account)),
+        Err(refusal) if refusal.is_internal() => Err(PageError::Refused(refusal)),
+        // The account was deleted, moved or restricted since: the session is over.
+        Err(_) => Err(PageError::SignIn),
     }
 }
 

@@ -7,7 +7,7 @@ use axum::response::Response;
 use jiff::{SignedDuration, Timestamp};
 use maud::{html, Markup};
 use roster_domain::{
-    Device, DeviceStatus, Field, Precondition, Presence, Role, RuleError, User, UserFields,
+    AgentState, Device, Field, Precondition, Presence, Role, RuleError, User, UserFields,
 };
 use roster_service::{CreateUser, ServiceError, UpdateUser, UserFilter};
 use serde::Deserialize;
@@ -210,21 +210,8 @@ pub(crate) fn verified_badge(verified: bool) -> Markup {
     }
 }
 
-/// Where a user is now, as the presence chart counts it: busy on any device, else
-/// available on an ON device, else off.
-pub(crate) fn presence_of(user: &User) -> &'static str {
-    let devices = user.devices.as_deref().unwrap_or_default();
-    if devices.iter().any(|d| d.status == DeviceStatus::Busy) {
-        "busy"
-    } else if devices.iter().any(|d| d.available == Some(true)) {
-        "available"
-    } else {
-        "off"
-    }
-}
-
 fn presence_badge(user: &User) -> Markup {
-    let presence = presence_of(user);
+    let presence = AgentState::of(user.devices.as_deref().unwrap_or_default()).as_str();
     html! { span class={ "presence " (presence) } { (presence) } }
 }
 
