@@ -640,18 +640,24 @@ async fn the_live_stream_carries_the_accounts_changes_to_a_signed_in_page() {
 
     app.create_user(&app.acme, TestApp::new_user(1)).await;
     app.create_user(&app.globex, TestApp::new_user(2)).await;
+    let seen = read_until(&mut stream, "event: user.created").await;
+    assert!(seen.contains("\"account_sid\":\"acme\""), "{seen}");
+    assert!(!seen.contains("globex"), "{seen}");
+}
+
+/// What a stream sends until `needle` arrives, which must be within 5 s.
+async fn read_until(stream: &mut reqwest::Response, needle: &str) -> String {
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !seen.contains("event: user.created") {
+    while !seen.contains(needle) {
         let chunk = tokio::time::timeout_at(deadline, stream.chunk())
             .await
-            .expect("an event within 5 s")
+            .unwrap_or_else(|_| panic!("{needle:?} within 5 s; got {seen}"))
             .unwrap()
             .expect("the stream stays open");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(seen.contains("\"account_sid\":\"acme\""), "{seen}");
-    assert!(!seen.contains("globex"), "{seen}");
+    seen
 }
 
 fn multipart(csrf: &str, csv: &str, dry_run: bool) -> (String, String) {
@@ -972,14 +978,5 @@ async fn a_page_stream_starts_where_the_page_was_read() {
         .send()
         .await
         .unwrap();
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !seen.contains("event: user.created") {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .expect("the missed event within 5 s")
-            .unwrap()
-            .expect("the stream stays open");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    read_until(&mut stream, "event: user.created").await;
 }
