@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use maud::{html, Markup};
 use roster_domain::{Presence, PresenceSample};
 
-use crate::users::CHART_HOURS;
+use crate::list::CHART_HOURS;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 160.0;

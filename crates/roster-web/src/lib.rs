@@ -8,6 +8,7 @@ mod devices;
 mod error;
 mod form;
 mod import;
+mod list;
 mod live;
 mod page;
 mod session;
@@ -41,7 +42,7 @@ const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// table and this one never overlap.
 pub fn router(state: WebState) -> Router {
     Router::new()
-        .route("/", get(users::list))
+        .route("/", get(list::list))
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::sign_out))
         .route("/users/new", get(users::new_form).post(users::create))
